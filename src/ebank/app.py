@@ -1,0 +1,100 @@
+"""The web application: the JSON API under /api/v1, the pages, and the background worker."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from ebank import __version__
+from ebank.runtime import Runtime, build_runtime
+from ebank.web import problems
+from ebank.web.middleware import BodyLimitMiddleware, LocaleMiddleware
+
+log = logging.getLogger(__name__)
+API_PREFIX = "/api/v1"
+
+
+class BackgroundWorker:
+    """Periodic housekeeping in the app process: expire holds; optionally let the simulated
+    counterparty bank settle queued inter-bank payments."""
+
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="ebank-worker", daemon=True)
+
+    def start(self) -> None:
+        if self.rt.settings.background_interval_s > 0:
+            self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(10)
+
+    def _run(self) -> None:
+        from ebank.ledger.clearing import SimulatedCounterparty, run_clearing
+        from ebank.ledger.service import expire_due_holds
+
+        while not self._stop.wait(self.rt.settings.background_interval_s):
+            try:
+                expire_due_holds(self.rt)
+                if self.rt.settings.simulate_counterparty:
+                    run_clearing(self.rt, SimulatedCounterparty())
+            except Exception as exc:  # keep the worker alive; the next round retries
+                log.error("background work failed: %s", type(exc).__name__)
+
+
+def create_app(rt: Runtime | None = None) -> FastAPI:
+    runtime = rt or build_runtime()
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        worker = BackgroundWorker(runtime)
+        worker.start()
+        try:
+            yield
+        finally:
+            worker.stop()
+            if rt is None:
+                runtime.close()
+
+    app = FastAPI(
+        title="ebank",
+        version=__version__,
+        description="A secure electronic-banking platform.",
+        openapi_url=f"{API_PREFIX}/openapi.json",
+        docs_url=None,  # the bundled Swagger UI loads from a CDN; pages must work offline
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.runtime = runtime
+    problems.install(app)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=runtime.settings.max_body_bytes)
+    app.add_middleware(LocaleMiddleware, default_locale=runtime.settings.default_locale)
+    app.mount(
+        "/static", StaticFiles(directory=Path(__file__).parent / "web" / "static"), name="static"
+    )
+    _include_routers(app)
+    return app
+
+
+def _include_routers(app: FastAPI) -> None:
+    from ebank.audit import api as audit_api
+    from ebank.customers import api as customers_api
+    from ebank.ledger import api as ledger_api
+    from ebank.staff import api as staff_api
+    from ebank.staff import pages as staff_pages
+    from ebank.web import api as web_api
+    from ebank.web import pages as web_pages
+
+    for module in (web_api, staff_api, customers_api, ledger_api, audit_api):
+        app.include_router(module.router, prefix=API_PREFIX)
+    app.include_router(web_pages.router)
+    app.include_router(staff_pages.router)

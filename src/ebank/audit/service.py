@@ -1,0 +1,103 @@
+"""Appending to the audit trail (inside the caller's transaction) and reading it back."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, insert, select, update
+
+from ebank.audit.chain import ChainedRecord, ChainReport, canonical_json, record_hash, verify_chain
+from ebank.audit.models import GENESIS_HASH, AuditHead, AuditRecord
+from ebank.common.actor import Actor
+from ebank.db import table_of
+
+HEAD_ID = 1
+_RECORDS = table_of(AuditRecord)
+_RECORDS = table_of(AuditRecord)
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    actor: Actor
+    action: str
+    entity_type: str
+    entity_id: str
+    before: dict[str, Any] | None = None
+    after: dict[str, Any] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def append(conn: Connection, entries: Sequence[AuditEntry], at: datetime) -> None:
+    """Chain ``entries`` after the current head, in the caller's transaction.
+
+    The head row is locked for the rest of the transaction, so concurrent appenders (threads or
+    processes) queue behind one another and the chain stays linear.
+    """
+    if not entries:
+        return
+    seq, prev = _lock_head(conn)
+    rows: list[dict[str, Any]] = []
+    for entry in entries:
+        seq += 1
+        after = entry.after if not entry.extra else {**(entry.after or {}), **entry.extra}
+        row: dict[str, Any] = {
+            "seq": seq,
+            "at": at,
+            "actor_kind": entry.actor.kind,
+            "actor_id": entry.actor.id,
+            "actor_role": entry.actor.role,
+            "action": entry.action,
+            "entity_type": entry.entity_type,
+            "entity_id": entry.entity_id,
+            "before_json": None if entry.before is None else canonical_json(entry.before),
+            "after_json": None if after is None else canonical_json(after),
+            "prev_hash": prev,
+        }
+        row["hash"] = record_hash(**row)
+        prev = row["hash"]
+        rows.append(row)
+    conn.execute(insert(_RECORDS), rows)
+    conn.execute(update(AuditHead).where(AuditHead.id == HEAD_ID).values(seq=seq, hash=prev))
+
+
+def _lock_head(conn: Connection) -> tuple[int, str]:
+    query = select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == HEAD_ID)
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update()
+    head = conn.execute(query).one_or_none()
+    if head is None:
+        conn.execute(insert(AuditHead).values(id=HEAD_ID, seq=0, hash=GENESIS_HASH))
+        return 0, GENESIS_HASH
+    return int(head.seq), str(head.hash)
+
+
+def iter_records(conn: Connection, batch: int = 5000) -> Iterator[ChainedRecord]:
+    """All records in physical sequence order, streamed."""
+    last = 0
+    while True:
+        query = select(_RECORDS).where(_RECORDS.c.seq > last).order_by(_RECORDS.c.seq).limit(batch)
+        rows = conn.execute(query).mappings().all()
+        if not rows:
+            return
+        for row in rows:
+            yield ChainedRecord(**row)
+        last = rows[-1]["seq"]
+
+
+def head(conn: Connection) -> tuple[int, str]:
+    row = conn.execute(select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == HEAD_ID)).first()
+    return (0, GENESIS_HASH) if row is None else (int(row.seq), str(row.hash))
+
+
+def record_count(conn: Connection) -> int:
+    from sqlalchemy import func
+
+    return int(conn.execute(select(func.count()).select_from(AuditRecord)).scalar_one())
+
+
+def verify(conn: Connection, records: Iterator[ChainedRecord] | None = None) -> ChainReport:
+    head_seq, head_hash = head(conn)
+    return verify_chain(records if records is not None else iter_records(conn), head_seq, head_hash)

@@ -1,0 +1,115 @@
+"""Sessions for every kind of principal: opaque bearer tokens (API) that the pages carry in a
+cookie, an idle timeout and an absolute lifetime, and a CSRF token per session for cookie posts."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from ebank.auth.models import AuthSession
+
+
+def token_digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class IssuedSession:
+    session_id: int
+    token: str
+    csrf_token: str
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class ActiveSession:
+    session_id: int
+    principal_kind: str
+    principal_id: int
+    role: str | None
+    csrf_hash: str
+
+    def csrf_matches(self, candidate: str | None) -> bool:
+        return bool(candidate) and hmac.compare_digest(
+            token_digest(candidate or ""), self.csrf_hash
+        )
+
+
+def open_session(
+    session: Session,
+    *,
+    principal_kind: str,
+    principal_id: int,
+    role: str | None,
+    now: datetime,
+    idle_timeout: timedelta,
+    lifetime: timedelta,
+    user_agent: str | None,
+) -> IssuedSession:
+    token = secrets.token_urlsafe(32)
+    csrf = secrets.token_urlsafe(24)
+    row = AuthSession(
+        token_hash=token_digest(token),
+        csrf_hash=token_digest(csrf),
+        principal_kind=principal_kind,
+        principal_id=principal_id,
+        role=role,
+        created_at=now,
+        last_seen_at=now,
+        idle_timeout_s=int(idle_timeout.total_seconds()),
+        expires_at=now + lifetime,
+        user_agent=(user_agent or "")[:256] or None,
+    )
+    session.add(row)
+    session.flush()
+    return IssuedSession(row.id, token, csrf, row.expires_at)
+
+
+def touch_session(session: Session, token: str, now: datetime) -> ActiveSession | None:
+    """The live session for ``token`` (its idle clock restarted), or None if absent or expired."""
+    row = session.execute(
+        select(AuthSession).where(AuthSession.token_hash == token_digest(token))
+    ).scalar_one_or_none()
+    if row is None or row.revoked_at is not None:
+        return None
+    if now >= row.expires_at:
+        _revoke(row, now, "expired")
+        return None
+    if now - row.last_seen_at >= timedelta(seconds=row.idle_timeout_s):
+        _revoke(row, now, "idle")
+        return None
+    row.last_seen_at = now
+    return ActiveSession(row.id, row.principal_kind, row.principal_id, row.role, row.csrf_hash)
+
+
+def _revoke(row: AuthSession, now: datetime, reason: str) -> None:
+    row.revoked_at = now
+    row.revoked_reason = reason
+
+
+def revoke_session(session: Session, session_id: int, now: datetime, reason: str) -> None:
+    session.execute(
+        update(AuthSession)
+        .where(AuthSession.id == session_id, AuthSession.revoked_at.is_(None))
+        .values(revoked_at=now, revoked_reason=reason)
+    )
+
+
+def revoke_all_for(
+    session: Session, principal_kind: str, principal_id: int, now: datetime, reason: str
+) -> None:
+    session.execute(
+        update(AuthSession)
+        .where(
+            AuthSession.principal_kind == principal_kind,
+            AuthSession.principal_id == principal_id,
+            AuthSession.revoked_at.is_(None),
+        )
+        .values(revoked_at=now, revoked_reason=reason)
+    )

@@ -1,0 +1,216 @@
+"""The ``ebank`` command: serve the app, migrate, seed the demo, verify the ledger and audit trail."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from ebank.config import get_settings
+
+if TYPE_CHECKING:
+    from ebank.audit.chain import ChainedRecord
+
+app = typer.Typer(help="ebank — secure electronic banking.", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+ledger_app = typer.Typer(help="The double-entry ledger.", no_args_is_help=True)
+audit_app = typer.Typer(help="The hash-chained audit trail.", no_args_is_help=True)
+clearing_app = typer.Typer(help="Inter-bank clearing.", no_args_is_help=True)
+staff_app = typer.Typer(help="Staff users.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(ledger_app, name="ledger")
+app.add_typer(audit_app, name="audit")
+app.add_typer(clearing_app, name="clearing")
+app.add_typer(staff_app, name="staff")
+
+console = Console()
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    )
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Interface to listen on.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default: EBANK_PORT or 8000).")] = None,
+    workers: Annotated[int, typer.Option(help="Worker processes.")] = 1,
+) -> None:
+    """Serve the API and the pages."""
+    import uvicorn
+
+    settings = get_settings()
+    uvicorn.run(
+        "ebank.app:create_app",
+        factory=True,
+        host=host or settings.host,
+        port=port or settings.port,
+        workers=workers,
+        log_level="info",
+        access_log=False,  # access logs carry query strings, which may hold personal data
+    )
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Create or migrate the schema, and the bank's internal accounts."""
+    from ebank.ledger.service import ensure_internal_accounts
+    from ebank.migrate import current_revision, upgrade
+    from ebank.runtime import build_runtime
+
+    rt = build_runtime()
+    try:
+        upgrade(rt.db)
+        ensure_internal_accounts(rt)
+        console.print(f"schema at revision [bold]{current_revision(rt.db)}[/] ({rt.db.dialect})")
+    finally:
+        rt.close()
+
+
+@app.command()
+def demo() -> None:
+    """Seed the demo bank (once; a second run changes nothing)."""
+    from ebank.migrate import upgrade
+    from ebank.runtime import build_runtime
+    from ebank.sim.demo import DEMO_STAFF, DEMO_STAFF_PASSWORD, seed
+
+    rt = build_runtime()
+    try:
+        upgrade(rt.db)
+        result = seed(rt)
+        if not result.created:
+            console.print("The demo bank is already there.")
+            return
+        console.print(
+            "[bold]Demo bank seeded.[/] Staff logins (password: " + DEMO_STAFF_PASSWORD + "):"
+        )
+        for person in DEMO_STAFF:
+            console.print(f"  {person.username:<11} {person.role.value}")
+    finally:
+        rt.close()
+
+
+@ledger_app.command("verify")
+def ledger_verify() -> None:
+    """Check conservation, every balance against its postings, and every running balance."""
+    from ebank.ledger.verify import verify_ledger
+    from ebank.runtime import build_runtime
+
+    rt = build_runtime()
+    try:
+        with _progress() as progress, rt.db.read() as session:
+            task = progress.add_task("replaying postings", total=None)
+
+            def advance(done: int, total: int) -> None:
+                progress.update(task, completed=done, total=total)
+
+            report = verify_ledger(session.connection(), advance)
+    finally:
+        rt.close()
+    for currency, totals in report.totals.items():
+        console.print(
+            f"{currency}: debits {totals['debits_posted']} = credits {totals['credits_posted']} "
+            f"(pending {totals['debits_pending']} / {totals['credits_pending']})"
+        )
+    console.print(f"{report.accounts} accounts, {report.transfers} transfers checked")
+    if report.ok:
+        console.print("[green]ledger OK[/]")
+        return
+    for problem in report.problems:
+        console.print(f"[red]✗[/] {problem}")
+    console.print(f"[red]ledger FAILED: {report.problem_count} problem(s)[/]")
+    raise typer.Exit(1)
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Walk the hash chain; exit non-zero naming the first record altered, removed or reordered."""
+    from ebank.audit import service as audit
+    from ebank.runtime import build_runtime
+
+    rt = build_runtime()
+    try:
+        with _progress() as progress, rt.db.read() as session:
+            conn = session.connection()
+            total = audit.record_count(conn)
+            task = progress.add_task("checking the chain", total=total)
+
+            def counted() -> Iterator[ChainedRecord]:
+                for record in audit.iter_records(conn):
+                    progress.advance(task)
+                    yield record
+
+            report = audit.verify(conn, counted())
+    finally:
+        rt.close()
+    if report.ok:
+        console.print(f"[green]audit trail OK[/]: {report.checked} records, chain intact")
+        return
+    console.print(f"[red]audit trail BROKEN at record {report.first_bad_seq}[/]: {report.reason}")
+    raise typer.Exit(1)
+
+
+@clearing_app.command("run")
+def clearing_run() -> None:
+    """Let the simulated counterparty bank settle or return queued inter-bank payments."""
+    from ebank.ledger.clearing import SimulatedCounterparty, run_clearing
+    from ebank.runtime import build_runtime
+
+    rt = build_runtime()
+    try:
+        run = run_clearing(rt, SimulatedCounterparty())
+    finally:
+        rt.close()
+    console.print(f"settled {run.settled}, returned {run.returned}")
+
+
+@staff_app.command("add")
+def staff_add(
+    username: Annotated[str, typer.Option(help="Login name.")],
+    role: Annotated[
+        str,
+        typer.Option(
+            help="teller, supervisor, risk_analyst, aml_officer, dispute_officer, admin or auditor."
+        ),
+    ],
+    display_name: Annotated[str, typer.Option(help="Name shown in the portal.")],
+    password: Annotated[str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True)],
+) -> None:
+    """Create a staff user (the first administrator of a new installation, for instance)."""
+    from ebank.common.actor import SYSTEM
+    from ebank.common.errors import DomainError
+    from ebank.common.i18n import gettext
+    from ebank.runtime import build_runtime
+    from ebank.staff.permissions import Role
+    from ebank.staff.service import create_staff
+
+    try:
+        chosen = Role(role)
+    except ValueError:
+        console.print(f"[red]unknown role {role!r}[/]")
+        raise typer.Exit(2) from None
+    rt = build_runtime()
+    try:
+        view = create_staff(
+            rt, SYSTEM, username=username, display_name=display_name, role=chosen, password=password
+        )
+    except DomainError as exc:
+        console.print(f"[red]{gettext(exc.message, 'en', **exc.params)}[/]")
+        raise typer.Exit(1) from None
+    finally:
+        rt.close()
+    console.print(f"created {view.username} ({view.role})")
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,61 @@
+"""Process configuration, read from the environment (``EBANK_*``) with pydantic-settings."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="EBANK_", extra="ignore")
+
+    database_url: str = Field(
+        default=f"sqlite:///{PROJECT_ROOT / 'var' / 'ebank.db'}",
+        description="SQLAlchemy URL; SQLite (embedded, default) or postgresql+psycopg://…",
+    )
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    policy_profile: str = "cn"
+    policy_dir: Path = PROJECT_ROOT / "policies"
+    var_dir: Path = PROJECT_ROOT / "var"
+    keys_file: Path | None = Field(
+        default=None,
+        description="JSON file holding the data-encryption and lookup keys; "
+        "defaults to <var_dir>/keys.json, created on first start",
+    )
+    data_keys: str | None = Field(
+        default=None,
+        description="Data-encryption keys as 'id:base64key,…' (the first one encrypts); "
+        "overrides the keys file",
+    )
+    lookup_key: str | None = Field(
+        default=None, description="Base64 key for the keyed hash used to find personal data"
+    )
+    default_locale: str = "zh-CN"
+    cookie_secure: bool = False
+    max_body_bytes: int = 1_048_576
+    argon2_time_cost: int = Field(default=3, ge=1, le=20)
+    argon2_memory_kib: int = Field(default=65536, ge=8, le=4_194_304)
+
+    ledger_batch_max: int = Field(default=1000, ge=1, le=8190)
+    ledger_batch_wait_ms: float = Field(
+        default=0.0, ge=0, description="How long a batch waits for company (0: take what is queued)"
+    )
+    background_interval_s: float = Field(default=5.0, ge=0, description="0 turns the worker off")
+    simulate_counterparty: bool = Field(
+        default=False, description="Let a simulated counterparty bank settle inter-bank payments"
+    )
+
+    @property
+    def resolved_keys_file(self) -> Path:
+        return self.keys_file or self.var_dir / "keys.json"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

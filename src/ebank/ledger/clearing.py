@@ -1,0 +1,316 @@
+"""Transfers to other banks: posted to the clearing account and queued; a counterparty bank (a
+simulated one by default) later settles each (clearing → central-bank settlement) or returns it (a
+reversal back to the customer, or to suspense if the customer's account is closed)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from sqlalchemy import Connection, insert, select, update
+
+from ebank.audit import service as audit
+from ebank.audit.service import AuditEntry
+from ebank.common.actor import SYSTEM, Actor
+from ebank.common.errors import Unprocessable
+from ebank.common.masking import mask_card_number, mask_name
+from ebank.common.validation import require_text
+from ebank.common.validators import is_luhn_valid
+from ebank.db import table_of
+from ebank.ledger.accounts import Product
+from ebank.ledger.models import OutboundTransfer
+from ebank.ledger.posting import TransferRequest, TransferResult
+from ebank.ledger.service import (
+    check_request,
+    clean_purpose,
+    internal_account_id,
+    parse_currency,
+    refusal,
+    transfer_audit_entry,
+)
+from ebank.ledger.writer import post_batch
+from ebank.runtime import Runtime
+
+PAYEE_ACCOUNT = re.compile(r"^\d{8,32}$")
+PAYEE_ACCOUNT_PURPOSE = "payee.account"
+PAYEE_NAME_PURPOSE = "payee.name"
+_OUTBOUND = table_of(OutboundTransfer)
+
+
+@dataclass(frozen=True)
+class OutboundView:
+    id: int
+    transfer_id: str
+    account_id: int
+    payee_bank: str
+    payee_account_masked: str
+    payee_name_masked: str
+    amount: int
+    currency: str
+    status: str
+    outcome_transfer_id: str | None
+    return_reason: str | None
+
+
+def _view(row: OutboundTransfer) -> OutboundView:
+    return OutboundView(
+        row.id,
+        row.transfer_id,
+        row.account_id,
+        row.payee_bank,
+        row.payee_account_masked,
+        row.payee_name_masked,
+        row.amount,
+        row.currency,
+        row.status,
+        row.outcome_transfer_id,
+        row.return_reason,
+    )
+
+
+def send_to_other_bank(
+    rt: Runtime,
+    actor: Actor,
+    *,
+    transfer_id: str,
+    account_id: int,
+    amount: int,
+    currency: str,
+    payee_bank: str,
+    payee_account: str,
+    payee_name: str,
+    purpose: str | None = None,
+    channel: str = "counter",
+) -> tuple[TransferResult, OutboundView | None]:
+    """Debit the customer, credit clearing, and queue the payment for the counterparty bank."""
+    payee_account = re.sub(r"[\s-]", "", payee_account or "")
+    if not PAYEE_ACCOUNT.match(payee_account):
+        raise Unprocessable(
+            "invalid_payee_account", "The payee's account is 8-32 digits.", field="payee_account"
+        )
+    payee_name = require_text("payee_name", payee_name, max_length=64)
+    payee_bank = require_text("payee_bank", payee_bank, max_length=64)
+    currency = parse_currency(currency)
+    request = TransferRequest(
+        id=transfer_id,
+        debit_account_id=account_id,
+        credit_account_id=internal_account_id(rt, Product.CLEARING, currency),
+        amount=amount,
+        currency=currency,
+        code="interbank_out",
+        purpose=clean_purpose(purpose),
+        channel=channel,
+        reference=payee_bank[:64],
+        created_by=actor.ref,
+    )
+    check_request(request)
+    queued: list[OutboundView] = []
+
+    def enqueue(conn: Connection, results: list[TransferResult]) -> None:
+        result = results[0]
+        if not result.ok:
+            return
+        existing = conn.execute(
+            select(OutboundTransfer).where(OutboundTransfer.transfer_id == transfer_id)
+        ).first()
+        if existing is not None:  # a retry: the payment is already queued
+            queued.append(_view(existing[0]))
+            return
+        now = rt.clock.now()
+        row = {
+            "transfer_id": transfer_id,
+            "account_id": account_id,
+            "payee_bank": payee_bank,
+            "payee_account_enc": rt.cipher.encrypt(payee_account, purpose=PAYEE_ACCOUNT_PURPOSE),
+            "payee_account_hash": rt.cipher.lookup_hash(
+                payee_account, purpose=PAYEE_ACCOUNT_PURPOSE
+            ),
+            "payee_account_masked": mask_card_number(payee_account),
+            "payee_name_enc": rt.cipher.encrypt(payee_name, purpose=PAYEE_NAME_PURPOSE),
+            "payee_name_masked": mask_name(payee_name),
+            "amount": result.row["amount"] if result.row else amount,
+            "currency": currency,
+            "status": "queued",
+            "created_at": now,
+            "updated_at": now,
+        }
+        outbound_id = conn.execute(insert(_OUTBOUND).values(**row)).inserted_primary_key
+        assert outbound_id is not None
+        stored = conn.execute(
+            select(OutboundTransfer).where(OutboundTransfer.id == outbound_id[0])
+        ).scalar_one()
+        queued.append(_view(stored))
+
+    result = rt.posting.submit(
+        [request], audit=[transfer_audit_entry(actor, request)], after_post=enqueue
+    )[0]
+    if not result.ok:
+        raise refusal(result)
+    return result, (queued[0] if queued else None)
+
+
+class Counterparty(Protocol):
+    def decide(self, payee_bank: str, payee_account: str, payee_name: str) -> str | None:
+        """None to settle, or the reason the receiving bank returns the payment."""
+        ...
+
+
+@dataclass
+class SimulatedCounterparty:
+    """Another bank, simulated: it returns payments to card numbers that fail the Luhn check, to
+    accounts it knows are closed, and to accounts whose holder's name does not match."""
+
+    closed_accounts: set[str] = field(default_factory=set)
+    directory: dict[str, str] = field(default_factory=dict)  # account → holder name
+
+    def decide(self, payee_bank: str, payee_account: str, payee_name: str) -> str | None:
+        if 16 <= len(payee_account) <= 19 and not is_luhn_valid(payee_account):
+            return "account does not exist"
+        if payee_account in self.closed_accounts:
+            return "account closed"
+        known = self.directory.get(payee_account)
+        if known is not None and known != payee_name:
+            return "payee name does not match the account"
+        return None
+
+
+@dataclass(frozen=True)
+class ClearingRun:
+    settled: int
+    returned: int
+
+
+def run_clearing(
+    rt: Runtime, counterparty: Counterparty, *, actor: Actor = SYSTEM, limit: int = 1000
+) -> ClearingRun:
+    """Let the counterparty bank settle or return what is queued. Safe to re-run."""
+    with rt.db.read() as session:
+        queued_ids = list(
+            session.execute(
+                select(OutboundTransfer.id)
+                .where(OutboundTransfer.status == "queued")
+                .order_by(OutboundTransfer.id)
+                .limit(limit)
+            ).scalars()
+        )
+    settled = returned = 0
+    for outbound_id in queued_ids:
+        outcome = _clear_one(rt, counterparty, actor, outbound_id)
+        settled += outcome == "settled"
+        returned += outcome == "returned"
+    return ClearingRun(settled, returned)
+
+
+def _clear_one(
+    rt: Runtime, counterparty: Counterparty, actor: Actor, outbound_id: int
+) -> str | None:
+    now = rt.clock.now()
+    with rt.db.write_connection() as conn:
+        query = select(OutboundTransfer).where(
+            OutboundTransfer.id == outbound_id, OutboundTransfer.status == "queued"
+        )
+        if conn.dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        item = conn.execute(query).scalar_one_or_none()
+        if item is None:
+            return None
+        payee_account = rt.cipher.decrypt(item.payee_account_enc, purpose=PAYEE_ACCOUNT_PURPOSE)
+        payee_name = rt.cipher.decrypt(item.payee_name_enc, purpose=PAYEE_NAME_PURPOSE)
+        reason = counterparty.decide(item.payee_bank, payee_account, payee_name)
+        clearing = internal_account_id(rt, Product.CLEARING, item.currency)
+        if reason is None:
+            requests = [_settlement(rt, item, clearing, actor)]
+        else:
+            requests = [_return(item, clearing, actor)]
+        results = post_batch(conn, [requests], now=now, policy=rt.policy)
+        if reason is not None and not results[0].ok:  # the customer's account cannot take it back
+            requests = [_return_to_suspense(rt, item, clearing, actor)]
+            results = post_batch(conn, [requests], now=now, policy=rt.policy)
+        if not results[0].ok:
+            raise refusal(results[0])
+        status = "settled" if reason is None else "returned"
+        conn.execute(
+            update(_OUTBOUND)
+            .where(_OUTBOUND.c.id == item.id)
+            .values(
+                status=status,
+                outcome_transfer_id=requests[0].id,
+                return_reason=reason,
+                updated_at=now,
+            )
+        )
+        audit.append(
+            conn,
+            [
+                transfer_audit_entry(actor, requests[0]),
+                AuditEntry(
+                    actor,
+                    f"interbank.{status}",
+                    "outbound_transfer",
+                    str(item.id),
+                    {"status": "queued"},
+                    {"status": status, "reason": reason, "transfer_id": requests[0].id},
+                ),
+            ],
+            now,
+        )
+        return status
+
+
+def _settlement(
+    rt: Runtime, item: OutboundTransfer, clearing: int, actor: Actor
+) -> TransferRequest:
+    return TransferRequest(
+        id=f"settle-{item.transfer_id}"[:64],
+        debit_account_id=clearing,
+        credit_account_id=internal_account_id(rt, Product.SETTLEMENT, item.currency),
+        amount=item.amount,
+        currency=item.currency,
+        code="interbank_settle",
+        channel="system",
+        reference=str(item.id),
+        created_by=actor.ref,
+    )
+
+
+def _return(item: OutboundTransfer, clearing: int, actor: Actor) -> TransferRequest:
+    return TransferRequest(
+        id=f"return-{item.transfer_id}"[:64],
+        debit_account_id=clearing,
+        credit_account_id=item.account_id,
+        amount=item.amount,
+        currency=item.currency,
+        reverses_id=item.transfer_id,
+        code="interbank_return",
+        channel="system",
+        reference=str(item.id),
+        created_by=actor.ref,
+    )
+
+
+def _return_to_suspense(
+    rt: Runtime, item: OutboundTransfer, clearing: int, actor: Actor
+) -> TransferRequest:
+    return TransferRequest(
+        id=f"suspense-{item.transfer_id}"[:64],
+        debit_account_id=clearing,
+        credit_account_id=internal_account_id(rt, Product.SUSPENSE, item.currency),
+        amount=item.amount,
+        currency=item.currency,
+        code="interbank_return_suspense",
+        purpose="returned payment for a closed account",
+        channel="system",
+        reference=str(item.id),
+        created_by=actor.ref,
+    )
+
+
+def list_outbound(
+    rt: Runtime, *, status: str | None = None, limit: int = 200
+) -> list[OutboundView]:
+    query = select(OutboundTransfer).order_by(OutboundTransfer.id.desc()).limit(limit)
+    if status:
+        query = query.where(OutboundTransfer.status == status)
+    with rt.db.read() as session:
+        return [_view(row) for row in session.execute(query).scalars()]

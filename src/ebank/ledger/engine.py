@@ -1,0 +1,190 @@
+"""Group commit: many concurrent callers, one database transaction per batch.
+
+Callers (API requests, the counter, the simulator) submit their transfers and wait. A single
+worker thread per process takes everything waiting — up to ``ledger_batch_max`` requests — posts it
+in one transaction and wakes each caller with its own results once the commit is durable. Under load
+the batches grow and the cost of each commit (its fsync) is shared; with no load a lone request is
+posted at once. A submission whose requests break the batch (an unexpected database error) is
+retried on its own, so it cannot fail anyone else's.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from sqlalchemy import Connection
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from ebank.audit.service import AuditEntry
+from ebank.common.errors import DomainError
+from ebank.ledger.posting import TransferRequest, TransferResult
+from ebank.ledger.writer import post_batch
+
+if TYPE_CHECKING:
+    from ebank.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+# Called inside the batch's transaction with the submission's results, for rows that must commit
+# together with the postings (the clearing queue, for instance).
+AfterPost = Callable[[Connection, list[TransferResult]], None]
+
+TRANSIENT_RETRIES = 5
+
+
+@dataclass
+class _Submission:
+    requests: list[TransferRequest]
+    audit: Sequence[AuditEntry]
+    after_post: AfterPost | None
+    future: Future[list[TransferResult]] = field(default_factory=Future)
+
+
+class EngineStopped(DomainError):
+    status = 503
+
+
+class PostingEngine:
+    def __init__(self, rt: Runtime) -> None:
+        self._rt = rt
+        self._queue: queue.SimpleQueue[_Submission | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._stopping = threading.Event()
+        self.batches = 0
+        self.requests = 0
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="ledger-posting", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stopping.set()
+        self._queue.put(None)
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+
+    def submit(
+        self,
+        requests: Sequence[TransferRequest],
+        *,
+        audit: Sequence[AuditEntry] = (),
+        after_post: AfterPost | None = None,
+        timeout: float = 60.0,
+    ) -> list[TransferResult]:
+        """Post ``requests`` (with their audit entries) and return once durably committed."""
+        return self.submit_async(requests, audit=audit, after_post=after_post).result(timeout)
+
+    def submit_async(
+        self,
+        requests: Sequence[TransferRequest],
+        *,
+        audit: Sequence[AuditEntry] = (),
+        after_post: AfterPost | None = None,
+    ) -> Future[list[TransferResult]]:
+        submission = _Submission(list(requests), audit, after_post)
+        if self._stopping.is_set():
+            submission.future.set_exception(
+                EngineStopped("service_stopping", "The service is shutting down; try again.")
+            )
+            return submission.future
+        self._queue.put(submission)
+        return submission.future
+
+    def _run(self) -> None:
+        max_batch = self._rt.settings.ledger_batch_max
+        wait = self._rt.settings.ledger_batch_wait_ms / 1000
+        while True:
+            first = self._queue.get()
+            if first is None:
+                return
+            batch = [first]
+            size = len(first.requests)
+            deadline = time.monotonic() + wait
+            while size < max_batch:
+                try:
+                    remaining = deadline - time.monotonic()
+                    nxt = (
+                        self._queue.get_nowait()
+                        if remaining <= 0
+                        else self._queue.get(timeout=remaining)
+                    )
+                except queue.Empty:
+                    break
+                if nxt is None:
+                    self._queue.put(None)
+                    break
+                batch.append(nxt)
+                size += len(nxt.requests)
+            self._post(batch)
+
+    def _post(self, batch: list[_Submission]) -> None:
+        try:
+            results = self._commit(batch)
+        except Exception:
+            if len(batch) == 1:
+                log.exception("ledger batch failed")
+                batch[0].future.set_exception(_unavailable())
+                return
+            for submission in batch:  # isolate the submission that breaks the batch
+                self._post([submission])
+            return
+        self.batches += 1
+        for submission, own in zip(batch, results, strict=True):
+            self.requests += len(own)
+            submission.future.set_result(own)
+
+    def _commit(self, batch: list[_Submission]) -> list[list[TransferResult]]:
+        groups = [submission.requests for submission in batch]
+        audit_entries = [e for submission in batch for e in submission.audit]
+        for attempt in range(TRANSIENT_RETRIES):
+            try:
+                with self._rt.db.write_connection() as conn:
+                    results = post_batch(
+                        conn,
+                        groups,
+                        now=self._rt.clock.now(),
+                        policy=self._rt.policy,
+                        audit_entries=audit_entries,
+                    )
+                    split = _split(results, batch)
+                    for submission, own in zip(batch, split, strict=True):
+                        if submission.after_post is not None:
+                            submission.after_post(conn, own)
+                    return split
+            except (OperationalError, DBAPIError) as exc:
+                if not _is_transient(exc) or attempt == TRANSIENT_RETRIES - 1:
+                    raise
+                time.sleep(0.005 * (attempt + 1))
+        raise AssertionError("unreachable")
+
+
+def _split(results: list[TransferResult], batch: list[_Submission]) -> list[list[TransferResult]]:
+    split: list[list[TransferResult]] = []
+    at = 0
+    for submission in batch:
+        split.append(results[at : at + len(submission.requests)])
+        at += len(submission.requests)
+    return split
+
+
+def _is_transient(exc: DBAPIError) -> bool:
+    """Deadlocks, serialization failures and a busy SQLite file: try again."""
+    code = getattr(getattr(exc, "orig", None), "sqlstate", None)
+    if code in ("40001", "40P01", "55P03"):
+        return True
+    message = str(exc.orig).lower() if exc.orig is not None else ""
+    return "database is locked" in message or "database is busy" in message
+
+
+def _unavailable() -> DomainError:
+    return EngineStopped(
+        "ledger_unavailable", "The ledger could not record this request; try again later."
+    )

@@ -1,0 +1,295 @@
+"""Posting a batch of transfer requests in one database transaction.
+
+Reads everything the batch needs in a handful of statements, locking the accounts it touches
+(``FOR UPDATE`` on PostgreSQL; SQLite's write transaction is already exclusive), applies the pure
+rules of :mod:`ebank.ledger.posting`, and writes back with one multi-row statement per table. The
+balance columns move by SQL-side increments, and the accounts table's CHECK constraints refuse any
+overdraft in the very statement that would cause it: the rules decide, the database guarantees.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, func, insert, select, text, update
+
+from ebank.audit import service as audit
+from ebank.audit.service import AuditEntry
+from ebank.db import table_of
+from ebank.ledger.models import Account, PendingTransfer, RejectedTransfer, Transfer
+from ebank.ledger.posting import (
+    AccountState,
+    BatchChanges,
+    LedgerState,
+    PendingState,
+    PriorRejection,
+    StoredTransfer,
+    TransferKind,
+    TransferRequest,
+    TransferResult,
+    apply_batch,
+    expire_hold,
+)
+from ebank.policy import ClassLimitsMinor, Policy
+
+_TRANSFERS = table_of(Transfer)
+_ACCOUNTS = table_of(Account)
+_PENDING = table_of(PendingTransfer)
+_REJECTED = table_of(RejectedTransfer)
+
+_ACCOUNT_UPDATE = (
+    update(_ACCOUNTS)
+    .where(_ACCOUNTS.c.id == bindparam("account_id"))
+    .values(
+        debits_pending=_ACCOUNTS.c.debits_pending + bindparam("d_debits_pending"),
+        debits_posted=_ACCOUNTS.c.debits_posted + bindparam("d_debits_posted"),
+        credits_pending=_ACCOUNTS.c.credits_pending + bindparam("d_credits_pending"),
+        credits_posted=_ACCOUNTS.c.credits_posted + bindparam("d_credits_posted"),
+        outbound_day=bindparam("outbound_day"),
+        outbound_day_amount=bindparam("outbound_day_amount"),
+        outbound_year=bindparam("outbound_year"),
+        outbound_year_amount=bindparam("outbound_year_amount"),
+    )
+)
+_PENDING_UPDATE = (
+    update(_PENDING)
+    .where(_PENDING.c.transfer_id == bindparam("pending_transfer_id"))
+    .values(
+        state=bindparam("state"),
+        resolved_at=bindparam("resolved_at"),
+        resolved_by=bindparam("resolved_by"),
+    )
+)
+
+
+def post_batch(
+    conn: Connection,
+    groups: Sequence[Sequence[TransferRequest]],
+    *,
+    now: datetime,
+    policy: Policy,
+    audit_entries: Sequence[AuditEntry] = (),
+) -> list[TransferResult]:
+    """Apply the groups' requests inside the caller's transaction; one result per request, in
+    order (see :func:`ebank.ledger.posting.apply_batch` for what a group is)."""
+    requests = [request for group in groups for request in group]
+    if not requests:
+        audit.append(conn, audit_entries, now)
+        return []
+    if conn.dialect.name == "postgresql":
+        _lock_ids(conn, [request.id for request in requests])
+    state = _load_state(conn, requests, policy)
+    before = {account_id: account.copy() for account_id, account in state.accounts.items()}
+    changes = apply_batch(groups, state, now=now, zone=policy.zone)
+    _write(conn, changes, before, state)
+    audit.append(conn, audit_entries, now)
+    return changes.results
+
+
+def _lock_ids(conn: Connection, ids: list[str]) -> None:
+    """Serialise concurrent batches that carry the same request id (in other processes), so an id
+    can never both fail in one and succeed in another."""
+    conn.execute(
+        text("SELECT pg_advisory_xact_lock(hashtextextended(x, 0)) FROM unnest(CAST(:ids AS text[])) AS x"),
+        {"ids": sorted(set(ids))},
+    )
+
+
+def _load_state(
+    conn: Connection, requests: Sequence[TransferRequest], policy: Policy
+) -> LedgerState:
+    own_ids = {request.id for request in requests}
+    referenced = {r.pending_id for r in requests if r.pending_id} | {
+        r.reverses_id for r in requests if r.reverses_id
+    }
+    prior = _stored_transfers(conn, own_ids)
+    references = _stored_transfers(conn, {str(ref) for ref in referenced})
+    account_ids = {
+        account_id
+        for request in requests
+        for account_id in (request.debit_account_id, request.credit_account_id)
+        if account_id is not None
+    }
+    for stored in references.values():
+        account_ids.update((stored.debit_account_id, stored.credit_account_id))
+    accounts = lock_accounts(conn, account_ids, policy)
+    pending_ids = {r.pending_id for r in requests if r.pending_id}
+    return LedgerState(
+        accounts=accounts,
+        pendings=load_pendings(conn, {str(p) for p in pending_ids}, policy),
+        references=references,
+        reversed_amounts=_reversed_amounts(conn, {r.reverses_id for r in requests}),
+        prior_transfers=prior,
+        prior_rejections=_prior_rejections(conn, own_ids),
+    )
+
+
+def _stored_transfers(conn: Connection, ids: set[str]) -> dict[str, StoredTransfer]:
+    if not ids:
+        return {}
+    rows = conn.execute(select(_TRANSFERS).where(_TRANSFERS.c.id.in_(ids))).mappings().all()
+    return {
+        row["id"]: StoredTransfer(
+            id=row["id"],
+            kind=TransferKind(row["kind"]),
+            debit_account_id=row["debit_account_id"],
+            credit_account_id=row["credit_account_id"],
+            amount=row["amount"],
+            currency=row["currency"],
+            body_hash=row["body_hash"],
+            created_at=row["created_at"],
+            row=dict(row),
+        )
+        for row in rows
+    }
+
+
+def _prior_rejections(conn: Connection, ids: set[str]) -> dict[str, PriorRejection]:
+    rows = conn.execute(select(_REJECTED).where(_REJECTED.c.id.in_(ids))).mappings().all()
+    return {row["id"]: PriorRejection(row["id"], row["body_hash"], row["code"]) for row in rows}
+
+
+def lock_accounts(
+    conn: Connection, account_ids: Iterable[int], policy: Policy
+) -> dict[int, AccountState]:
+    """Load the accounts, locked until the transaction ends, in id order (no deadlock cycles)."""
+    ids = sorted(set(account_ids))
+    if not ids:
+        return {}
+    query = select(_ACCOUNTS).where(_ACCOUNTS.c.id.in_(ids)).order_by(_ACCOUNTS.c.id)
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update()
+    limits_by_product: dict[str, ClassLimitsMinor] = {}
+    accounts: dict[int, AccountState] = {}
+    for row in conn.execute(query).mappings():
+        product = row["product"]
+        if product not in limits_by_product:
+            limits_by_product[product] = policy.class_limits(product)
+        accounts[row["id"]] = AccountState(
+            id=row["id"],
+            currency=row["currency"],
+            customer=row["kind"] == "customer",
+            status=row["status"],
+            normal_side=row["normal_side"],
+            debits_must_not_exceed_credits=bool(row["debits_must_not_exceed_credits"]),
+            credits_must_not_exceed_debits=bool(row["credits_must_not_exceed_debits"]),
+            limits=limits_by_product[product],
+            debits_pending=row["debits_pending"],
+            debits_posted=row["debits_posted"],
+            credits_pending=row["credits_pending"],
+            credits_posted=row["credits_posted"],
+            outbound_day=row["outbound_day"],
+            outbound_day_amount=row["outbound_day_amount"],
+            outbound_year=row["outbound_year"],
+            outbound_year_amount=row["outbound_year_amount"],
+        )
+    return accounts
+
+
+def load_pendings(conn: Connection, ids: set[str], policy: Policy) -> dict[str, PendingState]:
+    if not ids:
+        return {}
+    query = (
+        select(_PENDING, _TRANSFERS.c.currency, _TRANSFERS.c.created_at)
+        .join(_TRANSFERS, _TRANSFERS.c.id == _PENDING.c.transfer_id)
+        .where(_PENDING.c.transfer_id.in_(ids))
+    )
+    zone = policy.zone
+    return {
+        row["transfer_id"]: PendingState(
+            transfer_id=row["transfer_id"],
+            debit_account_id=row["debit_account_id"],
+            credit_account_id=row["credit_account_id"],
+            amount=row["amount"],
+            currency=row["currency"],
+            state=row["state"],
+            expires_at=row["expires_at"],
+            created_day=row["created_at"].astimezone(zone).date(),
+            resolved_at=row["resolved_at"],
+            resolved_by=row["resolved_by"],
+        )
+        for row in conn.execute(query).mappings()
+    }
+
+
+def _reversed_amounts(conn: Connection, ids: set[str | None]) -> dict[str, int]:
+    wanted = {i for i in ids if i}
+    if not wanted:
+        return {}
+    query = (
+        select(_TRANSFERS.c.reverses_id, func.sum(_TRANSFERS.c.amount))
+        .where(_TRANSFERS.c.reverses_id.in_(wanted))
+        .group_by(_TRANSFERS.c.reverses_id)
+    )
+    return {str(original): int(total) for original, total in conn.execute(query)}
+
+
+def _write(
+    conn: Connection,
+    changes: BatchChanges,
+    before: dict[int, AccountState],
+    state: LedgerState,
+) -> None:
+    if changes.transfers:
+        conn.execute(insert(_TRANSFERS), changes.transfers)
+    if changes.rejected:
+        conn.execute(insert(_REJECTED), changes.rejected)
+    if changes.new_pendings:
+        conn.execute(insert(_PENDING), [_pending_row(p) for p in changes.new_pendings])
+    resolved = _last_state_per_pending(changes.resolved_pendings, changes.new_pendings)
+    if resolved:
+        conn.execute(_PENDING_UPDATE, resolved)
+    updates = changes.account_updates(before, state.accounts)
+    if updates:
+        conn.execute(_ACCOUNT_UPDATE, updates)
+
+
+def _pending_row(pending: PendingState) -> dict[str, Any]:
+    return {
+        "transfer_id": pending.transfer_id,
+        "debit_account_id": pending.debit_account_id,
+        "credit_account_id": pending.credit_account_id,
+        "amount": pending.amount,
+        "state": pending.state,
+        "expires_at": pending.expires_at,
+        "resolved_at": pending.resolved_at,
+        "resolved_by": pending.resolved_by,
+    }
+
+
+def _last_state_per_pending(
+    resolved: list[PendingState], created: list[PendingState]
+) -> list[dict[str, Any]]:
+    """Holds created in this batch are inserted with their final state; others are updated."""
+    created_ids = {p.transfer_id for p in created}
+    latest = {p.transfer_id: p for p in resolved if p.transfer_id not in created_ids}
+    return [
+        {
+            "pending_transfer_id": p.transfer_id,
+            "state": p.state,
+            "resolved_at": p.resolved_at,
+            "resolved_by": p.resolved_by,
+        }
+        for p in latest.values()
+    ]
+
+
+def expire_holds(conn: Connection, pending_ids: set[str], *, now: datetime, policy: Policy) -> int:
+    """Release the given holds if they are (still) pending and past their expiry."""
+    candidates = load_pendings(conn, pending_ids, policy)
+    accounts = lock_accounts(
+        conn,
+        {a for p in candidates.values() for a in (p.debit_account_id, p.credit_account_id)},
+        policy,
+    )
+    pendings = load_pendings(conn, pending_ids, policy)  # re-read under the account locks
+    state = LedgerState(accounts=accounts, pendings=pendings)
+    before = {account_id: account.copy() for account_id, account in accounts.items()}
+    changes = BatchChanges()
+    for pending in pendings.values():
+        if pending.state == "pending" and pending.expires_at and pending.expires_at <= now:
+            expire_hold(pending, state, now, changes)
+    _write(conn, changes, before, state)
+    return len(changes.resolved_pendings)

@@ -1,0 +1,19 @@
+"""Every capability's tables, imported in one place so the metadata (and Alembic) sees them all."""
+
+from ebank.audit import models as audit_models
+from ebank.auth import models as auth_models
+from ebank.customers import models as customer_models
+from ebank.db import Base
+from ebank.ledger import models as ledger_models
+from ebank.staff import models as staff_models
+
+metadata = Base.metadata
+
+__all__ = [
+    "audit_models",
+    "auth_models",
+    "customer_models",
+    "ledger_models",
+    "metadata",
+    "staff_models",
+]

@@ -1,0 +1,164 @@
+"""The demo bank seeded on first start: one staff user per role, one customer of each kind with
+accounts and money, and the bank's own funding (vault cash, central-bank settlement)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from ebank.common.actor import SYSTEM, Actor
+from ebank.common.validators import DocumentType
+from ebank.customers import service as customers
+from ebank.ledger import service as ledger
+from ebank.ledger.accounts import Product
+from ebank.ledger.posting import TransferRequest
+from ebank.runtime import Runtime
+from ebank.staff import service as staff
+from ebank.staff.models import StaffUser
+from ebank.staff.permissions import Role
+
+DEMO_STAFF_PASSWORD = "ebank-demo-2026"  # noqa: S105 -- the documented demo login
+
+
+@dataclass(frozen=True)
+class DemoStaff:
+    username: str
+    display_name: str
+    role: Role
+
+
+DEMO_STAFF: tuple[DemoStaff, ...] = (
+    DemoStaff("teller", "柜员 王芳", Role.TELLER),
+    DemoStaff("supervisor", "主管 李强", Role.SUPERVISOR),
+    DemoStaff("risk", "风险分析 赵敏", Role.RISK_ANALYST),
+    DemoStaff("aml", "反洗钱 孙伟", Role.AML_OFFICER),
+    DemoStaff("dispute", "争议处理 周婷", Role.DISPUTE_OFFICER),
+    DemoStaff("admin", "管理员 吴刚", Role.ADMIN),
+    DemoStaff("auditor", "审计 郑洁", Role.AUDITOR),
+)
+
+
+@dataclass(frozen=True)
+class DemoCustomer:
+    kind: str
+    name: str
+    document_type: DocumentType
+    document_number: str
+    mobile: str
+
+
+DEMO_INDIVIDUAL = DemoCustomer(
+    "individual", "张三", DocumentType.RESIDENT_ID, "110105199003071239", "13400000001"
+)
+DEMO_COMPANY = DemoCustomer(
+    "company", "北京星辰票务有限公司", DocumentType.USCC, "91110105MA01ABCD13", "13400000002"
+)
+
+BANK_CAPITAL_IN_CASH = 50_000_000  # 500,000.00 in the vault
+BANK_CAPITAL_AT_CENTRAL_BANK = 10_000_000_000  # 100,000,000.00
+
+
+@dataclass(frozen=True)
+class DemoResult:
+    created: bool
+    individual_id: int | None = None
+    company_id: int | None = None
+
+
+def is_seeded(rt: Runtime) -> bool:
+    with rt.db.read() as session:
+        return session.execute(select(StaffUser.id).limit(1)).first() is not None
+
+
+def seed(rt: Runtime) -> DemoResult:
+    """Seed the demo bank once; a second run changes nothing."""
+    if is_seeded(rt):
+        return DemoResult(created=False)
+    ledger.ensure_internal_accounts(rt)
+    for person in DEMO_STAFF:
+        staff.create_staff(
+            rt,
+            SYSTEM,
+            username=person.username,
+            display_name=person.display_name,
+            role=person.role,
+            password=DEMO_STAFF_PASSWORD,
+        )
+    teller = Actor("system", "demo-seed", Role.TELLER.value)
+    _fund_the_bank(rt)
+    individual = customers.create_individual(
+        rt,
+        teller,
+        name=DEMO_INDIVIDUAL.name,
+        document=customers.DocumentInput(
+            DEMO_INDIVIDUAL.document_type, DEMO_INDIVIDUAL.document_number
+        ),
+        mobile=DEMO_INDIVIDUAL.mobile,
+        kyc=customers.KycInput(occupation="软件工程师", expected_monthly_turnover=3_000_000),
+    )
+    company = customers.create_company(
+        rt,
+        teller,
+        name=DEMO_COMPANY.name,
+        document=customers.DocumentInput(DEMO_COMPANY.document_type, DEMO_COMPANY.document_number),
+        mobile=DEMO_COMPANY.mobile,
+        legal_representative="李四",
+        kyc=customers.KycInput(
+            business_scope="票务代理；印刷；场地租赁",
+            registered_capital=10_000_000,
+            expected_monthly_turnover=50_000_000,
+        ),
+    )
+    savings = ledger.open_account(rt, teller, customer_id=individual.id, product=Product.PERSONAL_I)
+    ledger.open_account(rt, teller, customer_id=individual.id, product=Product.PERSONAL_II)
+    basic = ledger.open_account(rt, teller, customer_id=company.id, product=Product.CORPORATE_BASIC)
+    currency = rt.policy.currency
+    ledger.cash_deposit(
+        rt,
+        teller,
+        transfer_id="demo-cash-1",
+        account_id=savings.id,
+        amount=5_000_000,
+        currency=currency,
+        purpose="开户存款",
+    )
+    ledger.cash_deposit(
+        rt,
+        teller,
+        transfer_id="demo-cash-2",
+        account_id=basic.id,
+        amount=100_000_000,
+        currency=currency,
+        purpose="注册资本金存入",
+    )
+    return DemoResult(created=True, individual_id=individual.id, company_id=company.id)
+
+
+def _fund_the_bank(rt: Runtime) -> None:
+    currency = rt.policy.currency
+    equity = ledger.internal_account_id(rt, Product.EQUITY)
+    ledger.create_transfers(
+        rt,
+        SYSTEM,
+        [
+            TransferRequest(
+                id="demo-capital-cash",
+                debit_account_id=ledger.internal_account_id(rt, Product.CASH),
+                credit_account_id=equity,
+                amount=BANK_CAPITAL_IN_CASH,
+                currency=currency,
+                code="capital",
+                purpose="vault cash",
+            ),
+            TransferRequest(
+                id="demo-capital-settlement",
+                debit_account_id=ledger.internal_account_id(rt, Product.SETTLEMENT),
+                credit_account_id=equity,
+                amount=BANK_CAPITAL_AT_CENTRAL_BANK,
+                currency=currency,
+                code="capital",
+                purpose="reserve at the central bank",
+            ),
+        ],
+    )
