@@ -114,7 +114,9 @@ def require(permission: Permission) -> Callable[..., object]:
         return principal
 
     dependency.__name__ = f"require_{permission.name.lower()}"
+    dependency.required_permission = permission  # type: ignore[attr-defined]  # read by the route-permission tests
     return dependency
+
 
 
 class LoginRequired(Exception):
