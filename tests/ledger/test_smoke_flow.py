@@ -1,12 +1,14 @@
 from __future__ import annotations
 
 from fastapi.testclient import TestClient
-
-from ebank.staff.permissions import Role
 from tests.conftest import StaffLogins
 
+from ebank.staff.permissions import Role
 
-def test_teller_onboards_customer_opens_account_and_takes_cash(client: TestClient, staff: StaffLogins) -> None:
+
+def test_teller_onboards_customer_opens_account_and_takes_cash(
+    client: TestClient, staff: StaffLogins
+) -> None:
     teller = staff.headers(Role.TELLER)
     response = client.post(
         "/api/v1/customers/individuals",
@@ -22,7 +24,9 @@ def test_teller_onboards_customer_opens_account_and_takes_cash(client: TestClien
     customer = response.json()
     assert customer["mobile_masked"] == "134****0001"
     response = client.post(
-        "/api/v1/accounts", headers=teller, json={"customer_id": customer["id"], "product": "personal_i"}
+        "/api/v1/accounts",
+        headers=teller,
+        json={"customer_id": customer["id"], "product": "personal_i"},
     )
     assert response.status_code == 201, response.text
     account = response.json()
