@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from ebank import __version__
@@ -85,16 +85,26 @@ def create_app(rt: Runtime | None = None) -> FastAPI:
     return app
 
 
-def _include_routers(app: FastAPI) -> None:
+def api_routers() -> list[APIRouter]:
+    """Every capability's JSON API router, mounted under :data:`API_PREFIX`."""
     from ebank.audit import api as audit_api
     from ebank.customers import api as customers_api
     from ebank.ledger import api as ledger_api
     from ebank.staff import api as staff_api
-    from ebank.staff import pages as staff_pages
     from ebank.web import api as web_api
+
+    return [m.router for m in (web_api, staff_api, customers_api, ledger_api, audit_api)]
+
+
+def page_routers() -> list[APIRouter]:
+    from ebank.staff import pages as staff_pages
     from ebank.web import pages as web_pages
 
-    for module in (web_api, staff_api, customers_api, ledger_api, audit_api):
-        app.include_router(module.router, prefix=API_PREFIX)
-    app.include_router(web_pages.router)
-    app.include_router(staff_pages.router)
+    return [web_pages.router, staff_pages.router]
+
+
+def _include_routers(app: FastAPI) -> None:
+    for router in api_routers():
+        app.include_router(router, prefix=API_PREFIX)
+    for router in page_routers():
+        app.include_router(router)

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy import Connection, insert, select, update
+from sqlalchemy.orm import Session
 
 from ebank.audit import service as audit
 from ebank.audit.service import AuditEntry
@@ -53,7 +54,17 @@ class OutboundView:
     return_reason: str | None
 
 
+def _outbound(conn: Connection, *where: Any, lock: bool = False) -> OutboundTransfer | None:
+    """One queue item read through the caller's connection (and transaction)."""
+    query = select(OutboundTransfer).where(*where)
+    if lock and conn.dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    with Session(bind=conn, expire_on_commit=False) as session:
+        return session.execute(query).scalar_one_or_none()
+
+
 def _view(row: OutboundTransfer) -> OutboundView:
+
     return OutboundView(
         row.id,
         row.transfer_id,
@@ -111,11 +122,9 @@ def send_to_other_bank(
         result = results[0]
         if not result.ok:
             return
-        existing = conn.execute(
-            select(OutboundTransfer).where(OutboundTransfer.transfer_id == transfer_id)
-        ).first()
+        existing = _outbound(conn, OutboundTransfer.transfer_id == transfer_id)
         if existing is not None:  # a retry: the payment is already queued
-            queued.append(_view(existing[0]))
+            queued.append(_view(existing))
             return
         now = rt.clock.now()
         row = {
@@ -135,11 +144,9 @@ def send_to_other_bank(
             "created_at": now,
             "updated_at": now,
         }
-        outbound_id = conn.execute(insert(_OUTBOUND).values(**row)).inserted_primary_key
-        assert outbound_id is not None
-        stored = conn.execute(
-            select(OutboundTransfer).where(OutboundTransfer.id == outbound_id[0])
-        ).scalar_one()
+        conn.execute(insert(_OUTBOUND).values(**row))
+        stored = _outbound(conn, OutboundTransfer.transfer_id == transfer_id)
+        assert stored is not None
         queued.append(_view(stored))
 
     result = rt.posting.submit(
@@ -207,12 +214,12 @@ def _clear_one(
 ) -> str | None:
     now = rt.clock.now()
     with rt.db.write_connection() as conn:
-        query = select(OutboundTransfer).where(
-            OutboundTransfer.id == outbound_id, OutboundTransfer.status == "queued"
+        item = _outbound(
+            conn,
+            OutboundTransfer.id == outbound_id,
+            OutboundTransfer.status == "queued",
+            lock=True,
         )
-        if conn.dialect.name == "postgresql":
-            query = query.with_for_update(skip_locked=True)
-        item = conn.execute(query).scalar_one_or_none()
         if item is None:
             return None
         payee_account = rt.cipher.decrypt(item.payee_account_enc, purpose=PAYEE_ACCOUNT_PURPOSE)

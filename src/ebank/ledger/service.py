@@ -642,7 +642,7 @@ def cash_deposit(
     purpose: str | None = None,
 ) -> TransferResult:
     """Cash handed in at the counter: the vault grows, the customer's account is credited."""
-    cash = internal_account_id(rt, Product.CASH, parse_currency(currency))
+    cash = _vault_for(rt, account_id, currency)
     return post_one(
         rt,
         actor,
@@ -670,7 +670,7 @@ def cash_withdrawal(
     purpose: str | None = None,
 ) -> TransferResult:
     """Cash paid out at the counter: the customer's account is debited, the vault shrinks."""
-    cash = internal_account_id(rt, Product.CASH, parse_currency(currency))
+    cash = _vault_for(rt, account_id, currency)
     return post_one(
         rt,
         actor,
@@ -685,6 +685,20 @@ def cash_withdrawal(
             channel="counter",
         ),
     )
+
+
+def _vault_for(rt: Runtime, account_id: int, currency: str) -> int:
+    """The vault for a cash operation on ``account_id``, which must be in ``currency``."""
+    currency = parse_currency(currency)
+    with rt.db.read() as session:
+        account = _account(session, account_id)
+        if account.currency != currency:
+            raise Unprocessable(
+                "currency_mismatch",
+                "The currency does not match the accounts' currency.",
+                field="currency",
+            )
+    return internal_account_id(rt, Product.CASH, currency)
 
 
 def parse_currency(currency: str) -> str:

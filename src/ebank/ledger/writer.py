@@ -92,7 +92,9 @@ def _lock_ids(conn: Connection, ids: list[str]) -> None:
     """Serialise concurrent batches that carry the same request id (in other processes), so an id
     can never both fail in one and succeed in another."""
     conn.execute(
-        text("SELECT pg_advisory_xact_lock(hashtextextended(x, 0)) FROM unnest(CAST(:ids AS text[])) AS x"),
+        text(
+            "SELECT pg_advisory_xact_lock(hashtextextended(x, 0)) FROM unnest(CAST(:ids AS text[])) AS x"
+        ),
         {"ids": sorted(set(ids))},
     )
 

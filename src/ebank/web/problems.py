@@ -88,10 +88,10 @@ def validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
     for error in exc.errors():
         kind = str(error.get("type", ""))
         ctx = {k: str(v) for k, v in (error.get("ctx") or {}).items()}
-        if kind in PYDANTIC_ERRORS:
-            code, message = PYDANTIC_ERRORS[kind]
-        elif "ebank_message" in ctx:  # raised by our own field types (ebank.web.fields)
+        if "ebank_message" in ctx:  # raised by our own field types (ebank.web.fields)
             code, message = kind, ctx.pop("ebank_message")
+        elif kind in PYDANTIC_ERRORS:
+            code, message = PYDANTIC_ERRORS[kind]
         else:
             code, message = "invalid_value", "This value is not valid."
         try:
@@ -137,14 +137,18 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = validation_errors(exc)
-        first = errors[0] if errors else {"code": "invalid_request", "field": None}
+        first = errors[0] if errors else {"code": "invalid_request", "field": None, "message": ""}
+        if len(errors) == 1:
+            message, params = "{message}", {"message": first["message"]}
+        else:
+            message, params = "The request is not valid: {count} problems.", {"count": len(errors)}
         return problem(
             422,
             str(first["code"]),
-            "The request is not valid: {count} problem(s).",
+            message,
             field=first.get("field") or None,
             errors=errors,
-            params={"count": len(errors)},
+            params=params,
         )
 
     @app.exception_handler(StarletteHTTPException)
