@@ -13,7 +13,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import DateTime, Engine, MetaData, Table, create_engine, event
+from sqlalchemy import (
+    DateTime,
+    Engine,
+    MetaData,
+    Table,
+    any_,
+    bindparam,
+    cast,
+    create_engine,
+    event,
+)
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.orm import DeclarativeBase, Session
 from sqlalchemy.types import TypeDecorator
@@ -147,3 +158,47 @@ def _create_sqlite_engine(url: URL, *, echo: bool) -> Engine:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
     return engine
+
+
+def one_of(conn: Connection, column: Any, values: Any) -> Any:
+    """``column IN values`` — on PostgreSQL as ``= ANY(array)``: one bind parameter, so the
+    statement compiles once and is prepared once however many values there are."""
+    values = list(values)
+    if conn.dialect.name == "postgresql":
+        array_type = postgresql.ARRAY(column.type)
+        return column == any_(cast(bindparam(None, values, type_=array_type), array_type))
+    return column.in_(values)
+
+
+def bulk_insert(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
+    """Insert many rows with one statement: ``INSERT … SELECT FROM unnest(arrays)`` on PostgreSQL
+    (one round trip, whatever the count), an executemany elsewhere (SQLite runs in-process)."""
+    if not rows:
+        return
+    if conn.dialect.name != "postgresql":
+        conn.execute(table.insert(), rows)
+        return
+    columns = [c for c in table.columns if c.name in rows[0]]
+    arrays = {c.name: [_plain(row.get(c.name), c) for row in rows] for c in columns}
+    casts = ", ".join(f"CAST(:{c.name} AS {_array_type(c, conn)})" for c in columns)
+    names = ", ".join(f'"{c.name}"' for c in columns)
+    statement = f'INSERT INTO "{table.name}" ({names}) SELECT * FROM unnest({casts})'  # noqa: S608 -- names come from the table definition
+    conn.exec_driver_sql(_to_pyformat(statement), arrays)
+
+
+def _array_type(column: Any, conn: Connection) -> str:
+    compiled = column.type.compile(dialect=conn.dialect)
+    return f"{compiled}[]"
+
+
+def _plain(value: Any, column: Any) -> Any:
+    if isinstance(column.type, UTCDateTime) and value is not None:
+        return value.astimezone(UTC)
+    return value
+
+
+def _to_pyformat(statement: str) -> str:
+    """Turn ``:name`` placeholders into psycopg's ``%(name)s``."""
+    import re
+
+    return re.sub(r"(?<!:):([a-z_][a-z0-9_]*)", r"%(\1)s", statement)

@@ -167,7 +167,24 @@ class AccountState:
         return self.credits_posted - self.debits_posted - self.debits_pending
 
     def copy(self) -> AccountState:
-        return replace(self)
+        return AccountState(
+            self.id,
+            self.currency,
+            self.customer,
+            self.status,
+            self.normal_side,
+            self.debits_must_not_exceed_credits,
+            self.credits_must_not_exceed_debits,
+            self.limits,
+            self.debits_pending,
+            self.debits_posted,
+            self.credits_pending,
+            self.credits_posted,
+            self.outbound_day,
+            self.outbound_day_amount,
+            self.outbound_year,
+            self.outbound_year_amount,
+        )
 
 
 @dataclass(slots=True)

@@ -13,11 +13,11 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, insert, select, text, update
+from sqlalchemy import Connection, bindparam, func, select, text, update
 
 from ebank.audit import service as audit
 from ebank.audit.service import AuditEntry
-from ebank.db import table_of
+from ebank.db import bulk_insert, one_of, table_of
 from ebank.ledger.models import Account, PendingTransfer, RejectedTransfer, Transfer
 from ebank.ledger.posting import (
     AccountState,
@@ -131,7 +131,9 @@ def _load_state(
 def _stored_transfers(conn: Connection, ids: set[str]) -> dict[str, StoredTransfer]:
     if not ids:
         return {}
-    rows = conn.execute(select(_TRANSFERS).where(_TRANSFERS.c.id.in_(ids))).mappings().all()
+    rows = (
+        conn.execute(select(_TRANSFERS).where(one_of(conn, _TRANSFERS.c.id, ids))).mappings().all()
+    )
     return {
         row["id"]: StoredTransfer(
             id=row["id"],
@@ -149,7 +151,7 @@ def _stored_transfers(conn: Connection, ids: set[str]) -> dict[str, StoredTransf
 
 
 def _prior_rejections(conn: Connection, ids: set[str]) -> dict[str, PriorRejection]:
-    rows = conn.execute(select(_REJECTED).where(_REJECTED.c.id.in_(ids))).mappings().all()
+    rows = conn.execute(select(_REJECTED).where(one_of(conn, _REJECTED.c.id, ids))).mappings().all()
     return {row["id"]: PriorRejection(row["id"], row["body_hash"], row["code"]) for row in rows}
 
 
@@ -160,7 +162,7 @@ def lock_accounts(
     ids = sorted(set(account_ids))
     if not ids:
         return {}
-    query = select(_ACCOUNTS).where(_ACCOUNTS.c.id.in_(ids)).order_by(_ACCOUNTS.c.id)
+    query = select(_ACCOUNTS).where(one_of(conn, _ACCOUNTS.c.id, ids)).order_by(_ACCOUNTS.c.id)
     if conn.dialect.name == "postgresql":
         query = query.with_for_update()
     limits_by_product: dict[str, ClassLimitsMinor] = {}
@@ -196,7 +198,7 @@ def load_pendings(conn: Connection, ids: set[str], policy: Policy) -> dict[str, 
     query = (
         select(_PENDING, _TRANSFERS.c.currency, _TRANSFERS.c.created_at)
         .join(_TRANSFERS, _TRANSFERS.c.id == _PENDING.c.transfer_id)
-        .where(_PENDING.c.transfer_id.in_(ids))
+        .where(one_of(conn, _PENDING.c.transfer_id, ids))
     )
     zone = policy.zone
     return {
@@ -222,7 +224,7 @@ def _reversed_amounts(conn: Connection, ids: set[str | None]) -> dict[str, int]:
         return {}
     query = (
         select(_TRANSFERS.c.reverses_id, func.sum(_TRANSFERS.c.amount))
-        .where(_TRANSFERS.c.reverses_id.in_(wanted))
+        .where(one_of(conn, _TRANSFERS.c.reverses_id, wanted))
         .group_by(_TRANSFERS.c.reverses_id)
     )
     return {str(original): int(total) for original, total in conn.execute(query)}
@@ -234,18 +236,45 @@ def _write(
     before: dict[int, AccountState],
     state: LedgerState,
 ) -> None:
-    if changes.transfers:
-        conn.execute(insert(_TRANSFERS), changes.transfers)
-    if changes.rejected:
-        conn.execute(insert(_REJECTED), changes.rejected)
-    if changes.new_pendings:
-        conn.execute(insert(_PENDING), [_pending_row(p) for p in changes.new_pendings])
+    bulk_insert(conn, _TRANSFERS, changes.transfers)
+    bulk_insert(conn, _REJECTED, changes.rejected)
+    bulk_insert(conn, _PENDING, [_pending_row(p) for p in changes.new_pendings])
     resolved = _last_state_per_pending(changes.resolved_pendings, changes.new_pendings)
     if resolved:
         conn.execute(_PENDING_UPDATE, resolved)
     updates = changes.account_updates(before, state.accounts)
-    if updates:
+    if not updates:
+        return
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql(_PG_ACCOUNT_UPDATE, _columns(updates))
+    else:
         conn.execute(_ACCOUNT_UPDATE, updates)
+
+
+# One statement for all changed accounts: their increments arrive as arrays, unnested server-side.
+_PG_ACCOUNT_UPDATE = """
+UPDATE accounts AS a SET
+    debits_pending = a.debits_pending + v.d_debits_pending,
+    debits_posted = a.debits_posted + v.d_debits_posted,
+    credits_pending = a.credits_pending + v.d_credits_pending,
+    credits_posted = a.credits_posted + v.d_credits_posted,
+    outbound_day = v.outbound_day,
+    outbound_day_amount = v.outbound_day_amount,
+    outbound_year = v.outbound_year,
+    outbound_year_amount = v.outbound_year_amount
+FROM unnest(
+    %(account_id)s::bigint[], %(d_debits_pending)s::bigint[], %(d_debits_posted)s::bigint[],
+    %(d_credits_pending)s::bigint[], %(d_credits_posted)s::bigint[], %(outbound_day)s::date[],
+    %(outbound_day_amount)s::bigint[], %(outbound_year)s::integer[],
+    %(outbound_year_amount)s::bigint[]
+) AS v(account_id, d_debits_pending, d_debits_posted, d_credits_pending, d_credits_posted,
+       outbound_day, outbound_day_amount, outbound_year, outbound_year_amount)
+WHERE a.id = v.account_id
+"""
+
+
+def _columns(rows: list[dict[str, Any]]) -> dict[str, list[Any]]:
+    return {key: [row[key] for row in rows] for key in rows[0]}
 
 
 def _pending_row(pending: PendingState) -> dict[str, Any]:
