@@ -43,6 +43,10 @@ class Settings(BaseSettings):
     argon2_memory_kib: int = Field(default=65536, ge=8, le=4_194_304)
 
     ledger_batch_max: int = Field(default=1000, ge=1, le=8190)
+    ledger_workers: int = Field(
+        default=0, ge=0, le=16, description="Posting workers (0: 2 on PostgreSQL, 1 on SQLite)"
+    )
+
     ledger_batch_wait_ms: float = Field(
         default=0.0, ge=0, description="How long a batch waits for company (0: take what is queued)"
     )

@@ -7,6 +7,7 @@ locks taken explicitly (``SELECT … FOR UPDATE``) where a use case reads what i
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -17,12 +18,16 @@ from sqlalchemy import (
     DateTime,
     Engine,
     MetaData,
+    String,
     Table,
     any_,
     bindparam,
     cast,
     create_engine,
     event,
+    func,
+    literal_column,
+    select,
 )
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import URL, Connection, make_url
@@ -161,12 +166,18 @@ def _create_sqlite_engine(url: URL, *, echo: bool) -> Engine:
 
 
 def one_of(conn: Connection, column: Any, values: Any) -> Any:
-    """``column IN values`` — on PostgreSQL as ``= ANY(array)``: one bind parameter, so the
-    statement compiles once and is prepared once however many values there are."""
+    """``column IN values`` with the values as one bind parameter — an array on PostgreSQL
+    (``= ANY``), a JSON list on SQLite (``json_each``) — so the statement compiles and is prepared
+    once however many values there are."""
     values = list(values)
     if conn.dialect.name == "postgresql":
         array_type = postgresql.ARRAY(column.type)
         return column == any_(cast(bindparam(None, values, type_=array_type), array_type))
+    if conn.dialect.name == "sqlite":
+        listed: Any = select(literal_column("value")).select_from(
+            func.json_each(bindparam(None, json.dumps(values), type_=String))
+        )
+        return column.in_(listed.scalar_subquery())
     return column.in_(values)
 
 

@@ -55,21 +55,32 @@ class PostingEngine:
     def __init__(self, rt: Runtime) -> None:
         self._rt = rt
         self._queue: queue.SimpleQueue[_Submission | None] = queue.SimpleQueue()
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
         self._stopping = threading.Event()
         self.batches = 0
         self.requests = 0
 
+    @property
+    def workers(self) -> int:
+        """Batches in flight at once. PostgreSQL overlaps one batch's commit with the next
+        batch's work (row locks keep them apart); SQLite has one writer, so one worker."""
+        configured = self._rt.settings.ledger_workers
+        if configured:
+            return configured
+        return 1 if self._rt.db.is_sqlite else 2
+
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="ledger-posting", daemon=True)
-        self._thread.start()
+        for index in range(self.workers):
+            thread = threading.Thread(target=self._run, name=f"ledger-posting-{index}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
 
     def stop(self, timeout: float = 10.0) -> None:
         self._stopping.set()
-        self._queue.put(None)
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
+        self._queue.put(None)  # each worker passes the stop mark on to the next
+        for thread in self._threads:
+            thread.join(timeout)
+        self._threads = []
 
     def submit(
         self,
@@ -104,7 +115,9 @@ class PostingEngine:
         while True:
             first = self._queue.get()
             if first is None:
+                self._queue.put(None)  # for the next worker
                 return
+
             batch = [first]
             size = len(first.requests)
             deadline = time.monotonic() + wait
