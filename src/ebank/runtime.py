@@ -57,7 +57,6 @@ def build_runtime(settings: Settings | None = None, clock: Clock | None = None) 
 
     passwords.configure(time_cost=settings.argon2_time_cost, memory_kib=settings.argon2_memory_kib)
     return Runtime(
-
         settings=settings,
         db=Database(settings.database_url),
         clock=clock or SystemClock(),

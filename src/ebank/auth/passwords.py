@@ -32,7 +32,9 @@ def verify_password(password_hash: str | None, password: str) -> bool:
     """True when ``password`` matches. With no hash, still spends the same time (no user oracle)."""
     hasher = _hasher()
     try:
-        return hasher.verify(password_hash or str(_state["dummy"]), password) and bool(password_hash)
+        return hasher.verify(password_hash or str(_state["dummy"]), password) and bool(
+            password_hash
+        )
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
 

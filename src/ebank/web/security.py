@@ -118,7 +118,6 @@ def require(permission: Permission) -> Callable[..., object]:
     return dependency
 
 
-
 class LoginRequired(Exception):
     """A page needs a staff session: the app redirects to the login page."""
 
