@@ -175,6 +175,25 @@ def upgrade() -> None:
             batch_op.f("ix_customer_documents_number_hash"), ["number_hash"], unique=False
         )
 
+    op.create_table(
+        "customer_identities",
+        sa.Column("identity_hash", sa.String(length=64), nullable=False),
+        sa.Column(
+            "customer_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("created_at", ebank.db.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["customer_id"],
+            ["customers.id"],
+            name=op.f("fk_customer_identities_customer_id_customers"),
+        ),
+        sa.PrimaryKeyConstraint("identity_hash", name=op.f("pk_customer_identities")),
+    )
+    with op.batch_alter_table("customer_identities", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_customer_identities_customer_id"), ["customer_id"], unique=False
+        )
+
     with op.batch_alter_table("customers", schema=None) as batch_op:
         batch_op.create_foreign_key(
             "fk_customers_created_with_document",
@@ -441,6 +460,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_table("customer_identities")
     _drop_immutable_tables()
     with op.batch_alter_table("customers", schema=None) as batch_op:
         batch_op.drop_constraint("fk_customers_created_with_document", type_="foreignkey")

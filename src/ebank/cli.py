@@ -108,13 +108,13 @@ def ledger_verify() -> None:
 
     rt = build_runtime()
     try:
-        with _progress() as progress, rt.db.read() as session:
+        with _progress() as progress, rt.db.snapshot() as conn:
             task = progress.add_task("replaying postings", total=None)
 
             def advance(done: int, total: int) -> None:
                 progress.update(task, completed=done, total=total)
 
-            report = verify_ledger(session.connection(), advance)
+            report = verify_ledger(conn, advance)
     finally:
         rt.close()
     for currency, totals in report.totals.items():
@@ -140,8 +140,7 @@ def audit_verify() -> None:
 
     rt = build_runtime()
     try:
-        with _progress() as progress, rt.db.read() as session:
-            conn = session.connection()
+        with _progress() as progress, rt.db.snapshot() as conn:
             total = audit.record_count(conn)
             task = progress.add_task("checking the chain", total=total)
 

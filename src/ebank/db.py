@@ -116,7 +116,23 @@ class Database:
             yield session
 
     @contextmanager
+    def snapshot(self) -> Iterator[Connection]:
+        """A read-only view of one instant, for checks that read many tables while the bank keeps
+        writing (verifications): REPEATABLE READ on PostgreSQL; a SQLite read transaction in WAL
+        mode already sees one snapshot from its first read on."""
+        options = (
+            {"isolation_level": "REPEATABLE READ", "postgresql_readonly": True}
+            if self.is_postgres
+            else {}
+        )
+        with self.engine.connect() as raw:
+            conn = raw.execution_options(**options)
+            with conn.begin():
+                yield conn
+
+    @contextmanager
     def write_connection(self) -> Iterator[Connection]:
+
         with self._writer.connect() as conn, conn.begin():
             yield conn
 

@@ -74,8 +74,8 @@ def records(
 @router.post("/verifications", response_model=ChainReportOut)
 def verify(_: StaffPrincipal = AUDITOR, rt: Runtime = Depends(runtime)) -> ChainReportOut:
     """Walk the hash chain; name the first record altered, removed or reordered."""
-    with rt.db.read() as session:
-        report = service.verify(session.connection())
+    with rt.db.snapshot() as conn:
+        report = service.verify(conn)
     return ChainReportOut(
         ok=report.ok,
         checked=report.checked,

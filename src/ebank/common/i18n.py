@@ -16,6 +16,29 @@ TRANSLATIONS_DIR = Path(__file__).resolve().parent.parent / "translations"
 
 current_locale: ContextVar[str] = ContextVar("current_locale", default=DEFAULT_LOCALE)
 
+# Babel keyword spec for ``scripts/extract_messages.py``: every call whose argument is a msgid,
+# and which (1-based) positional argument it is. Errors carry their English message second.
+EXTRACTION_KEYWORDS: dict[str, tuple[int, ...] | None] = {
+    "_": None,
+    "gettext": None,
+    "N_": None,
+    "InvalidValue": (2,),
+    "DomainError": (2,),
+    "BadRequest": (2,),
+    "Unprocessable": (2,),
+    "NotAuthenticated": (2,),
+    "Forbidden": (2,),
+    "NotFound": (2,),
+    "Conflict": (2,),
+    "Locked": (2,),
+    "TooManyRequests": (2,),
+    "TransferRefused": (2,),
+    "EngineStopped": (2,),
+    "field_error": (2,),
+    "problem": (3,),  # ebank.web.problems.problem(status, code, message)
+    "_clean": (4,),  # ebank.common.validators._clean(value, pattern, code, message)
+}
+
 
 def normalize_locale(value: str | None) -> str | None:
     """Map ``zh``, ``zh_CN``, ``zh-Hans-CN``, ``en-GB``… onto a supported locale, or None."""

@@ -68,6 +68,18 @@ class Customer(Base):
     version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
 
 
+class CustomerIdentity(Base):
+    """An identity number and the one customer it belongs to. A resident ID card and a temporary
+    ID card carry the same number, so they share one identity: both may be the same customer's,
+    never two customers'."""
+
+    __tablename__ = "customer_identities"
+
+    identity_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), nullable=False, index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+
+
 class CustomerDocument(Base):
     """An identity document a customer has shown. A customer can hold several; a document number
     belongs to one customer only."""

@@ -26,12 +26,13 @@ from ebank.common.validators import (
     resident_id_birth_date,
     resident_id_gender,
 )
-from ebank.customers.models import Customer, CustomerDocument
+from ebank.customers.models import Customer, CustomerDocument, CustomerIdentity
 from ebank.runtime import Runtime
 
 NAME_PURPOSE = "customer.name"
 MOBILE_PURPOSE = "customer.mobile"
 DOCUMENT_PURPOSE = "document.number"
+IDENTITY_PURPOSE = "document.identity"
 MAX_AMOUNT = 10**15
 
 
@@ -250,7 +251,9 @@ def _create(
     cipher = rt.cipher
     try:
         with rt.db.write() as session:
-            _refuse_known_document(session, rt, document.doc_type, number)
+            _refuse_known_document(
+                session, rt, doc_type=document.doc_type, number=number, country=country
+            )
             customer = Customer(
                 kind=kind,
                 name_enc=cipher.encrypt(name, purpose=NAME_PURPOSE),
@@ -308,14 +311,33 @@ def _document_taken() -> Conflict:
     )
 
 
-def _refuse_known_document(session: Session, rt: Runtime, doc_type: str, number: str) -> None:
+def _identity_hash(rt: Runtime, doc_type: str, number: str, country: str) -> str:
+    family = {
+        DocumentType.RESIDENT_ID.value: "cn-resident",
+        DocumentType.TEMPORARY_ID.value: "cn-resident",
+    }.get(doc_type, doc_type)
+    scope = country if doc_type == DocumentType.PASSPORT.value else ""
+    return rt.cipher.lookup_hash(f"{family}|{scope}|{number}", purpose=IDENTITY_PURPOSE)
+
+
+def _refuse_known_document(
+    session: Session,
+    rt: Runtime,
+    *,
+    doc_type: str,
+    number: str,
+    country: str,
+    customer_id: int | None = None,
+) -> None:
+    """Refuse a document already on file, or an identity number that is another customer's."""
     number_hash = rt.cipher.lookup_hash(number, purpose=DOCUMENT_PURPOSE)
     exists = session.execute(
         select(CustomerDocument.id).where(
             CustomerDocument.doc_type == doc_type, CustomerDocument.number_hash == number_hash
         )
     ).first()
-    if exists:
+    owner = session.get(CustomerIdentity, _identity_hash(rt, doc_type, number, country))
+    if exists or (owner is not None and owner.customer_id != customer_id):
         raise _document_taken()
 
 
@@ -350,6 +372,11 @@ def _add_document(
         created_at=now,
     )
     session.add(doc)
+    identity = _identity_hash(rt, doc.doc_type, number, country)
+    if session.get(CustomerIdentity, identity) is None:
+        session.add(
+            CustomerIdentity(identity_hash=identity, customer_id=customer.id, created_at=now)
+        )
     session.flush()
     return doc
 
@@ -373,7 +400,14 @@ def add_document(
             )
             number = _normalized_document(document, allowed)
             country = validated("document.issuing_country", _country, document.issuing_country)
-            _refuse_known_document(session, rt, document.doc_type, number)
+            _refuse_known_document(
+                session,
+                rt,
+                doc_type=document.doc_type,
+                number=number,
+                country=country,
+                customer_id=customer.id,
+            )
             doc = _add_document(
                 session,
                 rt,

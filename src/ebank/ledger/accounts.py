@@ -7,6 +7,7 @@ import secrets
 from dataclasses import dataclass
 from enum import StrEnum
 
+from ebank.common.i18n import N_
 from ebank.common.validators import luhn_check_digit
 
 
@@ -60,15 +61,33 @@ PRODUCTS: dict[Product, ProductRules] = {
 CUSTOMER_PRODUCTS = frozenset(p for p, r in PRODUCTS.items() if r.kind == "customer")
 INTERNAL_PRODUCTS = frozenset(p for p, r in PRODUCTS.items() if r.kind == "internal")
 
-INTERNAL_NAMES: dict[Product, str] = {
-    Product.CASH: "Cash vault",
-    Product.SUSPENSE: "Suspense (挂账)",
-    Product.COMPENSATION_FUND: "Advance-compensation fund",
-    Product.CLEARING: "Inter-bank clearing",
-    Product.SETTLEMENT: "Central-bank settlement",
-    Product.FEE_INCOME: "Fee income",
-    Product.RECOVERY_RECEIVABLE: "Recovery receivable",
-    Product.EQUITY: "Equity",
+PRODUCT_NAMES: dict[str, str] = {
+    Product.PERSONAL_I: N_("Personal class I account"),
+    Product.PERSONAL_II: N_("Personal class II account"),
+    Product.PERSONAL_III: N_("Personal class III account"),
+    Product.CORPORATE_BASIC: N_("Corporate basic account"),
+    Product.CORPORATE_GENERAL: N_("Corporate general account"),
+    Product.PRECIOUS_METAL_MARGIN: N_("Precious-metal margin sub-account"),
+    Product.CASH: N_("Cash vault"),
+    Product.SUSPENSE: N_("Suspense"),
+    Product.COMPENSATION_FUND: N_("Advance-compensation fund"),
+    Product.CLEARING: N_("Inter-bank clearing"),
+    Product.SETTLEMENT: N_("Central-bank settlement"),
+    Product.FEE_INCOME: N_("Fee income"),
+    Product.RECOVERY_RECEIVABLE: N_("Recovery receivable"),
+    Product.EQUITY: N_("Equity"),
+}
+INTERNAL_NAMES = {p: PRODUCT_NAMES[p] for p in Product if PRODUCTS[p].kind == "internal"}
+ACCOUNT_STATUS_NAMES: dict[str, str] = {
+    "active": N_("Active"),
+    "frozen": N_("Frozen"),
+    "closed": N_("Closed"),
+}
+HOLD_STATE_NAMES: dict[str, str] = {
+    "pending": N_("Held"),
+    "posted": N_("Completed"),
+    "voided": N_("Released"),
+    "expired": N_("Expired"),
 }
 
 

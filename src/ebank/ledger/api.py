@@ -318,8 +318,8 @@ def verify(
     _: StaffPrincipal = Depends(require(Permission.LEDGER_VERIFY)), rt: Runtime = Depends(runtime)
 ) -> LedgerReportOut:
     """Check conservation, every balance against its postings, and every running balance."""
-    with rt.db.read() as session:
-        report = verify_ledger(session.connection())
+    with rt.db.snapshot() as conn:
+        report = verify_ledger(conn)
     return LedgerReportOut(
         ok=report.ok,
         accounts=report.accounts,

@@ -28,7 +28,6 @@ from ebank.ledger.service import (
     internal_account_id,
     parse_currency,
     refusal,
-    transfer_audit_entry,
 )
 from ebank.ledger.writer import post_batch
 from ebank.runtime import Runtime
@@ -149,9 +148,7 @@ def send_to_other_bank(
         assert stored is not None
         queued.append(_view(stored))
 
-    result = rt.posting.submit(
-        [request], audit=[transfer_audit_entry(actor, request)], after_post=enqueue
-    )[0]
+    result = rt.posting.submit([request], actor=actor, after_post=enqueue)[0]
     if not result.ok:
         raise refusal(result)
     return result, (queued[0] if queued else None)
@@ -230,10 +227,10 @@ def _clear_one(
             requests = [_settlement(rt, item, clearing, actor)]
         else:
             requests = [_return(item, clearing, actor)]
-        results = post_batch(conn, [requests], now=now, policy=rt.policy)
+        results = post_batch(conn, [requests], now=now, policy=rt.policy, actors=[actor])
         if reason is not None and not results[0].ok:  # the customer's account cannot take it back
             requests = [_return_to_suspense(rt, item, clearing, actor)]
-            results = post_batch(conn, [requests], now=now, policy=rt.policy)
+            results = post_batch(conn, [requests], now=now, policy=rt.policy, actors=[actor])
         if not results[0].ok:
             raise refusal(results[0])
         status = "settled" if reason is None else "returned"
@@ -250,7 +247,6 @@ def _clear_one(
         audit.append(
             conn,
             [
-                transfer_audit_entry(actor, requests[0]),
                 AuditEntry(
                     actor,
                     f"interbank.{status}",

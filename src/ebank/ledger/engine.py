@@ -23,6 +23,7 @@ from sqlalchemy import Connection
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from ebank.audit.service import AuditEntry
+from ebank.common.actor import Actor
 from ebank.common.errors import DomainError
 from ebank.ledger.posting import TransferRequest, TransferResult
 from ebank.ledger.writer import post_batch
@@ -42,6 +43,7 @@ TRANSIENT_RETRIES = 5
 @dataclass
 class _Submission:
     requests: list[TransferRequest]
+    actor: Actor | None
     audit: Sequence[AuditEntry]
     after_post: AfterPost | None
     future: Future[list[TransferResult]] = field(default_factory=Future)
@@ -86,21 +88,25 @@ class PostingEngine:
         self,
         requests: Sequence[TransferRequest],
         *,
+        actor: Actor | None = None,
         audit: Sequence[AuditEntry] = (),
         after_post: AfterPost | None = None,
         timeout: float = 60.0,
     ) -> list[TransferResult]:
-        """Post ``requests`` (with their audit entries) and return once durably committed."""
-        return self.submit_async(requests, audit=audit, after_post=after_post).result(timeout)
+        """Post ``requests`` and return once durably committed. Each transfer posted or refused
+        is audited in ``actor``'s name; ``audit`` adds entries of the caller's own."""
+        future = self.submit_async(requests, actor=actor, audit=audit, after_post=after_post)
+        return future.result(timeout)
 
     def submit_async(
         self,
         requests: Sequence[TransferRequest],
         *,
+        actor: Actor | None = None,
         audit: Sequence[AuditEntry] = (),
         after_post: AfterPost | None = None,
     ) -> Future[list[TransferResult]]:
-        submission = _Submission(list(requests), audit, after_post)
+        submission = _Submission(list(requests), actor, audit, after_post)
         if self._stopping.is_set():
             submission.future.set_exception(
                 EngineStopped("service_stopping", "The service is shutting down; try again.")
@@ -165,6 +171,7 @@ class PostingEngine:
                         groups,
                         now=self._rt.clock.now(),
                         policy=self._rt.policy,
+                        actors=[submission.actor for submission in batch],
                         audit_entries=audit_entries,
                     )
                     split = _split(results, batch)

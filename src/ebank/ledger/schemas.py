@@ -175,6 +175,8 @@ class StatementEntryOut(BaseModel):
     counterparty_account_id: int
     counterparty_name: str
     counterparty_number: str
+    counterparty_kind: str
+    counterparty_product: str
     reverses_id: str | None
 
 

@@ -16,6 +16,7 @@ from ebank.audit import service as audit
 from ebank.audit.service import AuditEntry
 from ebank.common.actor import Actor
 from ebank.common.errors import Conflict, DomainError, NotFound, Unprocessable
+from ebank.common.i18n import N_
 from ebank.common.masking import mask_card_number
 from ebank.common.money import normalize_currency
 from ebank.common.validation import require_text, validated
@@ -554,7 +555,7 @@ TRANSFER_MESSAGES: dict[Code, tuple[int, str]] = {
 
 
 def refusal(result: TransferResult) -> TransferRefused:
-    status, message = TRANSFER_MESSAGES.get(result.code, (422, "The transfer was refused."))
+    status, message = TRANSFER_MESSAGES.get(result.code, (422, N_("The transfer was refused.")))
     return TransferRefused(
         result.code.value, message, field=CODE_FIELD.get(result.code), status=status
     )
@@ -593,34 +594,13 @@ def create_transfers(
     for request in requests:
         check_request(request)
     stamped = [_stamp(request, actor) for request in requests]
-    entries = [transfer_audit_entry(actor, request) for request in stamped]
-    return rt.posting.submit(stamped, audit=entries)
+    return rt.posting.submit(stamped, actor=actor)
 
 
 def _stamp(request: TransferRequest, actor: Actor) -> TransferRequest:
     from dataclasses import replace
 
     return replace(request, created_by=actor.ref)
-
-
-def transfer_audit_entry(actor: Actor, request: TransferRequest) -> AuditEntry:
-    return AuditEntry(
-        actor,
-        f"transfer.{request.kind.value}",
-        "transfer",
-        request.id,
-        None,
-        {
-            "debit_account_id": request.debit_account_id,
-            "credit_account_id": request.credit_account_id,
-            "amount": request.amount,
-            "currency": request.currency,
-            "pending_id": request.pending_id,
-            "reverses_id": request.reverses_id,
-            "code": request.code,
-            "channel": request.channel,
-        },
-    )
 
 
 def post_one(rt: Runtime, actor: Actor, request: TransferRequest) -> TransferResult:
@@ -796,6 +776,8 @@ class StatementEntry:
     counterparty_account_id: int
     counterparty_name: str
     counterparty_number: str
+    counterparty_kind: str
+    counterparty_product: str
     reverses_id: str | None
 
 
@@ -905,7 +887,11 @@ def _entries(
     counterpart = transfers.c.credit_account_id + transfers.c.debit_account_id - account_id
     query = (
         select(
-            transfers, other.c.name.label("other_name"), other.c.number_masked.label("other_number")
+            transfers,
+            other.c.name.label("other_name"),
+            other.c.number_masked.label("other_number"),
+            other.c.kind.label("other_kind"),
+            other.c.product.label("other_product"),
         )
         .join(other, other.c.id == counterpart)
         .where(
@@ -940,6 +926,8 @@ def _entry(row: Any, account_id: int) -> StatementEntry:
         counterparty_account_id=row["credit_account_id"] if debit else row["debit_account_id"],
         counterparty_name=row["other_name"],
         counterparty_number=row["other_number"],
+        counterparty_kind=row["other_kind"],
+        counterparty_product=row["other_product"],
         reverses_id=row["reverses_id"],
     )
 

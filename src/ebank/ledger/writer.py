@@ -17,6 +17,7 @@ from sqlalchemy import Connection, bindparam, func, select, text, update
 
 from ebank.audit import service as audit
 from ebank.audit.service import AuditEntry
+from ebank.common.actor import Actor
 from ebank.db import bulk_insert, one_of, table_of
 from ebank.ledger.models import Account, PendingTransfer, RejectedTransfer, Transfer
 from ebank.ledger.posting import (
@@ -70,10 +71,15 @@ def post_batch(
     *,
     now: datetime,
     policy: Policy,
+    actors: Sequence[Actor | None] | None = None,
     audit_entries: Sequence[AuditEntry] = (),
 ) -> list[TransferResult]:
     """Apply the groups' requests inside the caller's transaction; one result per request, in
-    order (see :func:`ebank.ledger.posting.apply_batch` for what a group is)."""
+    order (see :func:`ebank.ledger.posting.apply_batch` for what a group is).
+
+    ``actors`` (one per group) are who asked: each transfer posted or refused is audited in
+    their name; a replay of an earlier outcome changes nothing and is not recorded again.
+    """
     requests = [request for group in groups for request in group]
     if not requests:
         audit.append(conn, audit_entries, now)
@@ -84,8 +90,62 @@ def post_batch(
     before = {account_id: account.copy() for account_id, account in state.accounts.items()}
     changes = apply_batch(groups, state, now=now, zone=policy.zone)
     _write(conn, changes, before, state)
-    audit.append(conn, audit_entries, now)
+    audit.append(conn, [*_outcome_entries(groups, actors, changes.results), *audit_entries], now)
     return changes.results
+
+
+def _outcome_entries(
+    groups: Sequence[Sequence[TransferRequest]],
+    actors: Sequence[Actor | None] | None,
+    results: list[TransferResult],
+) -> list[AuditEntry]:
+    if actors is None:
+        return []
+    entries: list[AuditEntry] = []
+    position = 0
+    for group, actor in zip(groups, actors, strict=True):
+        for request, result in zip(group, results[position : position + len(group)], strict=True):
+            if actor is not None and not result.repeated:
+                entries.append(transfer_audit_entry(actor, request, result))
+        position += len(group)
+    return entries
+
+
+def transfer_audit_entry(
+    actor: Actor, request: TransferRequest, result: TransferResult
+) -> AuditEntry:
+    """What the audit trail keeps of a transfer: the posting as stored, or the refused request."""
+    if result.ok and result.row is not None:
+        row = result.row
+        facts = {
+            key: row[key]
+            for key in (
+                "kind",
+                "debit_account_id",
+                "credit_account_id",
+                "amount",
+                "currency",
+                "pending_id",
+                "reverses_id",
+                "code",
+                "channel",
+                "reference",
+            )
+        }
+        return AuditEntry(actor, f"transfer.{row['kind']}", "transfer", request.id, None, facts)
+    facts = {
+        "result": result.code.value,
+        "kind": request.kind.value,
+        "debit_account_id": request.debit_account_id,
+        "credit_account_id": request.credit_account_id,
+        "amount": request.amount,
+        "currency": request.currency,
+        "pending_id": request.pending_id,
+        "reverses_id": request.reverses_id,
+        "code": request.code,
+        "channel": request.channel,
+    }
+    return AuditEntry(actor, "transfer.refused", "transfer", request.id, None, facts)
 
 
 def _lock_ids(conn: Connection, ids: list[str]) -> None:

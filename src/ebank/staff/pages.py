@@ -18,7 +18,7 @@ from ebank.runtime import Runtime
 from ebank.staff import service
 from ebank.staff.permissions import ROLE_PERMISSIONS, Permission, Role, role_allows
 from ebank.web.fields import MAX_ID
-from ebank.web.pages import CUSTOMER_KINDS, ROLE_NAMES
+from ebank.web.labels import ROLE_NAMES
 from ebank.web.security import SESSION_COOKIE, StaffPrincipal, page_staff, runtime
 from ebank.web.templating import render
 
@@ -129,14 +129,9 @@ def _page(request: Request, template: str, principal: StaffPrincipal, **context:
 
 
 def _forbidden(request: Request, principal: StaffPrincipal) -> Response:
-    return render(
-        request,
-        "staff/forbidden.html",
-        status_code=403,
-        me=principal,
-        role_name=ROLE_NAMES[principal.role],
-        csrf_token=_session_csrf(request),
-    )
+    response = _page(request, "staff/forbidden.html", principal)
+    response.status_code = 403
+    return response
 
 
 @router.get("", response_class=HTMLResponse)
@@ -174,7 +169,6 @@ def customer_search(
         q=query,
         found=found,
         error=error,
-        kinds=CUSTOMER_KINDS,
     )
 
 
@@ -197,7 +191,6 @@ def customer_page(
         principal,
         customer=customer,
         accounts=accounts,
-        kinds=CUSTOMER_KINDS,
     )
 
 

@@ -15,6 +15,7 @@ from ebank.auth.passwords import hash_password, verify_password
 from ebank.auth.sessions import IssuedSession, open_session, revoke_all_for, revoke_session
 from ebank.common.actor import Actor
 from ebank.common.errors import Conflict, Locked, NotAuthenticated, NotFound, Unprocessable
+from ebank.common.validation import require_text
 from ebank.runtime import Runtime
 from ebank.staff.models import StaffUser
 from ebank.staff.permissions import Role
@@ -93,7 +94,7 @@ def create_staff(
             raise Conflict("username_taken", "This user name is already taken.", field="username")
         user = StaffUser(
             username=username,
-            display_name=display_name.strip(),
+            display_name=require_text("display_name", display_name, max_length=64),
             role=role.value,
             password_hash=hash_password(password),
             status="active",
@@ -139,7 +140,9 @@ def login(rt: Runtime, *, username: str, password: str, user_agent: str | None) 
     failure: Exception | None = None
     with rt.db.write() as session:
         user = session.execute(
-            select(StaffUser).where(StaffUser.username == username.strip().lower())
+            select(StaffUser)
+            .where(StaffUser.username == username.strip().lower())
+            .with_for_update()
         ).scalar_one_or_none()
         password_ok = verify_password(user.password_hash if user else None, password)
         if user is None:

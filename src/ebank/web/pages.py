@@ -7,24 +7,12 @@ from dataclasses import dataclass
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
-from ebank.common.i18n import N_
 from ebank.common.masking import mask_id_number, mask_mobile, mask_name
 from ebank.sim.demo import DEMO_COMPANY, DEMO_INDIVIDUAL, DEMO_STAFF, DEMO_STAFF_PASSWORD
-from ebank.staff.permissions import Role
+from ebank.web.labels import CUSTOMER_KINDS
 from ebank.web.templating import render
 
 router = APIRouter(include_in_schema=False)
-
-ROLE_NAMES: dict[str, str] = {
-    Role.TELLER: N_("Teller"),
-    Role.SUPERVISOR: N_("Branch supervisor"),
-    Role.RISK_ANALYST: N_("Fraud / risk analyst"),
-    Role.AML_OFFICER: N_("AML compliance officer"),
-    Role.DISPUTE_OFFICER: N_("Dispute officer"),
-    Role.ADMIN: N_("Administrator"),
-    Role.AUDITOR: N_("Auditor"),
-}
-CUSTOMER_KINDS: dict[str, str] = {"individual": N_("Individual"), "company": N_("Company")}
 
 
 @dataclass(frozen=True)
@@ -52,5 +40,4 @@ def landing(request: Request) -> HTMLResponse:
         demo_staff=DEMO_STAFF,
         demo_password=DEMO_STAFF_PASSWORD,
         demo_customers=shown,
-        role_names=ROLE_NAMES,
     )

@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ebank.common.errors import DomainError
-from ebank.common.i18n import gettext
+from ebank.common.i18n import N_, gettext
 
 log = logging.getLogger(__name__)
 
@@ -93,14 +93,14 @@ def validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
         elif kind in PYDANTIC_ERRORS:
             code, message = PYDANTIC_ERRORS[kind]
         else:
-            code, message = "invalid_value", "This value is not valid."
+            code, message = "invalid_value", N_("This value is not valid.")
         try:
             text = gettext(message, **ctx)
         except (KeyError, IndexError):
             text = gettext(message)
-        errors.append(
-            {"field": _field_path(tuple(error.get("loc", ()))), "code": code, "message": text}
-        )
+        # A malformed body has no field: pydantic's location is then a byte offset.
+        field = "" if kind == "json_invalid" else _field_path(tuple(error.get("loc", ())))
+        errors.append({"field": field, "code": code, "message": text})
     return errors
 
 
@@ -141,7 +141,8 @@ def install(app: FastAPI) -> None:
         if len(errors) == 1:
             message, params = "{message}", {"message": first["message"]}
         else:
-            message, params = "The request is not valid: {count} problems.", {"count": len(errors)}
+            message = N_("The request is not valid: {count} problems.")
+            params = {"count": len(errors)}
         return problem(
             422,
             str(first["code"]),
@@ -154,11 +155,11 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         codes = {
-            404: ("not_found", "There is nothing here."),
-            405: ("method_not_allowed", "This method is not allowed here."),
-            413: ("body_too_large", "The request body is too large."),
+            404: ("not_found", N_("There is nothing here.")),
+            405: ("method_not_allowed", N_("This method is not allowed here.")),
+            413: ("body_too_large", N_("The request body is too large.")),
         }
-        code, message = codes.get(exc.status_code, ("http_error", "The request failed."))
+        code, message = codes.get(exc.status_code, ("http_error", N_("The request failed.")))
         if _is_page(request):
             return _error_page(request, exc.status_code, code, gettext(message))
         return problem(exc.status_code, code, message, headers=getattr(exc, "headers", None))

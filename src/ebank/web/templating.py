@@ -13,6 +13,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from ebank.common.i18n import current_locale, gettext
 from ebank.common.money import amount_in_chinese_capitals, format_amount
+from ebank.web.labels import LABELS
 
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
 
@@ -38,6 +39,7 @@ environment = Environment(
     lstrip_blocks=True,
 )
 environment.globals["_"] = gettext
+environment.globals["labels"] = LABELS
 environment.filters["money"] = _money
 environment.filters["capitals"] = amount_in_chinese_capitals
 environment.filters["when"] = _when
