@@ -107,7 +107,9 @@ def _create_accounts(rt: Runtime, count: int) -> list[int]:
     table = table_of(Account)
     with rt.db.write_connection() as conn:
         conn.execute(insert(table), rows)
-        ids = [row[0] for row in conn.execute(text("SELECT id FROM accounts WHERE kind = 'customer'"))]
+        ids = [
+            row[0] for row in conn.execute(text("SELECT id FROM accounts WHERE kind = 'customer'"))
+        ]
     equity = internal_account_id(rt, Product.EQUITY)
     for start in range(0, len(ids), 1000):
         chunk = ids[start : start + 1000]
@@ -177,12 +179,22 @@ def main() -> int:
             def spread(rng: random.Random) -> TransferRequest:
                 debit, credit = rng.sample(accounts, 2)
                 return TransferRequest(
-                    uuid.uuid4().hex, debit, credit, rng.randint(1, 10_000), "CNY", created_by=SYSTEM.ref
+                    uuid.uuid4().hex,
+                    debit,
+                    credit,
+                    rng.randint(1, 10_000),
+                    "CNY",
+                    created_by=SYSTEM.ref,
                 )
 
             def hot(rng: random.Random) -> TransferRequest:
                 return TransferRequest(
-                    uuid.uuid4().hex, rng.choice(accounts), fees, rng.randint(1, 100), "CNY", code="fee"
+                    uuid.uuid4().hex,
+                    rng.choice(accounts),
+                    fees,
+                    rng.randint(1, 100),
+                    "CNY",
+                    code="fee",
                 )
 
             seconds, latencies, failures = _run(rt, spread, args.transfers, args.clients)
