@@ -95,7 +95,7 @@ def upgrade() -> None:
         sa.Column("legal_representative_enc", sa.LargeBinary(), nullable=True),
         sa.Column("legal_representative_masked", sa.String(length=64), nullable=True),
         sa.Column("vulnerable", sa.Boolean(), nullable=False),
-        sa.Column("vulnerable_reason", sa.String(length=200), nullable=True),
+        sa.Column("vulnerable_reason_enc", sa.LargeBinary(), nullable=True),
         sa.Column("risk_rating", sa.String(length=8), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column(

@@ -55,7 +55,7 @@ class Customer(Base):
     legal_representative_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
     legal_representative_masked: Mapped[str | None] = mapped_column(String(64))
     vulnerable: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
-    vulnerable_reason: Mapped[str | None] = mapped_column(String(200))
+    vulnerable_reason_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
     risk_rating: Mapped[str] = mapped_column(String(8), nullable=False, default="low")
     status: Mapped[str] = mapped_column(String(16), nullable=False, default="active")
     created_with_document_id: Mapped[int | None] = mapped_column(

@@ -33,6 +33,7 @@ NAME_PURPOSE = "customer.name"
 MOBILE_PURPOSE = "customer.mobile"
 DOCUMENT_PURPOSE = "document.number"
 IDENTITY_PURPOSE = "document.identity"
+VULNERABILITY_PURPOSE = "customer.vulnerability"
 MAX_AMOUNT = 10**15
 
 
@@ -90,7 +91,7 @@ def _document_view(doc: CustomerDocument) -> DocumentView:
     )
 
 
-def _view(customer: Customer, documents: list[CustomerDocument]) -> CustomerView:
+def _view(customer: Customer, documents: list[CustomerDocument], rt: Runtime) -> CustomerView:
     return CustomerView(
         id=customer.id,
         kind=customer.kind,
@@ -104,13 +105,25 @@ def _view(customer: Customer, documents: list[CustomerDocument]) -> CustomerView
         kyc_currency=customer.kyc_currency,
         legal_representative_masked=customer.legal_representative_masked,
         vulnerable=customer.vulnerable,
-        vulnerable_reason=customer.vulnerable_reason,
+        vulnerable_reason=_reason(rt, customer),
         risk_rating=customer.risk_rating,
         status=customer.status,
         created_with_document_id=customer.created_with_document_id,
         created_at=customer.created_at,
         documents=[_document_view(d) for d in documents],
     )
+
+
+def _sealed_reason(rt: Runtime, reason: str | None) -> bytes | None:
+    """Why a customer is vulnerable (often health) is sensitive: stored encrypted, never audited."""
+    text = require_text("vulnerable_reason", reason, max_length=200, required=False)
+    return rt.cipher.encrypt(text, purpose=VULNERABILITY_PURPOSE) if text else None
+
+
+def _reason(rt: Runtime, customer: Customer) -> str | None:
+    if customer.vulnerable_reason_enc is None:
+        return None
+    return rt.cipher.decrypt(customer.vulnerable_reason_enc, purpose=VULNERABILITY_PURPOSE)
 
 
 def audit_state(customer: Customer) -> dict[str, Any]:
@@ -124,7 +137,7 @@ def audit_state(customer: Customer) -> dict[str, Any]:
         "registered_capital": customer.registered_capital,
         "expected_monthly_turnover": customer.expected_monthly_turnover,
         "vulnerable": customer.vulnerable,
-        "vulnerable_reason": customer.vulnerable_reason,
+        "vulnerable_reason_recorded": customer.vulnerable_reason_enc is not None,
         "risk_rating": customer.risk_rating,
         "status": customer.status,
     }
@@ -190,10 +203,7 @@ def create_individual(
                 "expected_monthly_turnover", kyc.expected_monthly_turnover
             ),
             "vulnerable": vulnerable,
-            "vulnerable_reason": require_text(
-                "vulnerable_reason", vulnerable_reason, max_length=200, required=False
-            )
-            or None,
+            "vulnerable_reason_enc": _sealed_reason(rt, vulnerable_reason),
         },
     )
 
@@ -289,7 +299,7 @@ def _create(
                 [AuditEntry(actor, "customer.create", "customer", str(customer.id), None, after)],
                 now,
             )
-            return _view(customer, [doc])
+            return _view(customer, [doc], rt)
     except IntegrityError as exc:  # a concurrent onboarding with the same document
         raise _document_taken() from exc
 
@@ -474,11 +484,8 @@ def update_kyc(
             )
         if vulnerable is not None:
             customer.vulnerable = vulnerable
-            customer.vulnerable_reason = (
-                require_text("vulnerable_reason", vulnerable_reason, max_length=200, required=False)
-                or None
-                if vulnerable
-                else None
+            customer.vulnerable_reason_enc = (
+                _sealed_reason(rt, vulnerable_reason) if vulnerable else None
             )
         if risk_rating is not None:
             if risk_rating not in ("low", "medium", "high"):
@@ -504,7 +511,7 @@ def update_kyc(
             ],
             now,
         )
-        return _view(customer, _documents(session, customer.id))
+        return _view(customer, _documents(session, customer.id), rt)
 
 
 def _documents(session: Session, customer_id: int) -> list[CustomerDocument]:
@@ -522,7 +529,7 @@ def get_customer(rt: Runtime, customer_id: int) -> CustomerView:
         customer = session.get(Customer, customer_id)
         if customer is None:
             raise NotFound("customer_not_found", "No such customer.", field="customer_id")
-        return _view(customer, _documents(session, customer.id))
+        return _view(customer, _documents(session, customer.id), rt)
 
 
 def find_customers(
@@ -561,7 +568,7 @@ def find_customers(
         customers = (
             session.execute(query.distinct().order_by(Customer.id).limit(limit)).scalars().all()
         )
-        return [_view(c, _documents(session, c.id)) for c in customers]
+        return [_view(c, _documents(session, c.id), rt) for c in customers]
 
 
 def reveal_name(rt: Runtime, customer_id: int) -> str:

@@ -147,7 +147,9 @@ def login(rt: Runtime, *, username: str, password: str, user_agent: str | None) 
         password_ok = verify_password(user.password_hash if user else None, password)
         if user is None:
             failure = _invalid_credentials()
-        elif user.status != "active" or user.locked_at is not None:
+        elif user.status != "active":
+            failure = Locked("account_disabled", "This account is disabled. Ask an administrator.")
+        elif user.locked_at is not None:
             failure = _locked()
         elif not password_ok:
             before = _audit_state(user)

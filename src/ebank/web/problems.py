@@ -135,8 +135,15 @@ def install(app: FastAPI) -> None:
         return problem(exc.status, exc.code, exc.message, field=exc.field, params=exc.params)
 
     @app.exception_handler(RequestValidationError)
-    async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _invalid(request: Request, exc: RequestValidationError) -> Response:
         errors = validation_errors(exc)
+        if _is_page(request):
+            messages = "; ".join(
+                f"{e['field']}: {e['message']}" if e["field"] else e["message"] for e in errors
+            )
+            return _error_page(
+                request, 422, str(errors[0]["code"]) if errors else "invalid_request", messages
+            )
         first = errors[0] if errors else {"code": "invalid_request", "field": None, "message": ""}
         if len(errors) == 1:
             message, params = "{message}", {"message": first["message"]}

@@ -87,8 +87,11 @@ def _resolve_staff(
 ) -> StaffPrincipal:
     with rt.db.write() as session:
         active = touch_session(session, token, rt.clock.now())
-        if active is None:
-            raise _not_authenticated()
+    if (
+        active is None
+    ):  # raised after the commit: an idle or expired session stays recorded as ended
+        raise _not_authenticated()
+    with rt.db.read() as session:
         if active.principal_kind != "staff":
             raise Forbidden("staff_only", "This part of the bank is for staff only.")
         user = session.execute(
