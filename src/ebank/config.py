@@ -48,7 +48,11 @@ class Settings(BaseSettings):
     )
 
     ledger_batch_wait_ms: float = Field(
-        default=0.0, ge=0, description="How long a batch waits for company (0: take what is queued)"
+        default=1.0,
+        ge=0,
+        le=100,
+        description="How long a batch waits for company once it has a first request (0: take "
+        "only what is already queued)",
     )
     background_interval_s: float = Field(default=5.0, ge=0, description="0 turns the worker off")
     simulate_counterparty: bool = Field(

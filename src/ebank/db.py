@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -198,34 +198,61 @@ def one_of(conn: Connection, column: Any, values: Any) -> Any:
 
 
 def bulk_insert(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
-    """Insert many rows with one statement: ``INSERT … SELECT FROM unnest(arrays)`` on PostgreSQL
-    (one round trip, whatever the count), an executemany elsewhere (SQLite runs in-process)."""
+    """Insert many rows with one statement on PostgreSQL (the rows travel as one JSON document,
+    unpacked server-side); an executemany elsewhere (SQLite runs in-process)."""
     if not rows:
+        return
+    if conn.dialect.name == "sqlite":
+        _sqlite_insert(conn, table, rows)
         return
     if conn.dialect.name != "postgresql":
         conn.execute(table.insert(), rows)
         return
-    columns = [c for c in table.columns if c.name in rows[0]]
-    arrays = {c.name: [_plain(row.get(c.name), c) for row in rows] for c in columns}
-    casts = ", ".join(f"CAST(:{c.name} AS {_array_type(c, conn)})" for c in columns)
-    names = ", ".join(f'"{c.name}"' for c in columns)
-    statement = f'INSERT INTO "{table.name}" ({names}) SELECT * FROM unnest({casts})'  # noqa: S608 -- names come from the table definition
-    conn.exec_driver_sql(_to_pyformat(statement), arrays)
+    statement, document = json_insert(table, rows, "rows")
+    conn.exec_driver_sql(statement, {"rows": document})
 
 
-def _array_type(column: Any, conn: Connection) -> str:
-    compiled = column.type.compile(dialect=conn.dialect)
-    return f"{compiled}[]"
+def _sqlite_insert(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
+    """An executemany straight to the driver: SQLite runs in-process, so the cost that remains is
+    per-row parameter processing, which this skips (values take the forms the column types store)."""
+    columns = [c.name for c in table.columns if c.name in rows[0]]
+    names = ", ".join(f'"{name}"' for name in columns)
+    marks = ", ".join("?" for _ in columns)
+    statement = f'INSERT INTO "{table.name}" ({names}) VALUES ({marks})'  # noqa: S608 -- names come from the table definition
+    conn.exec_driver_sql(
+        statement, [tuple(sqlite_value(row[name]) for name in columns) for row in rows]
+    )
 
 
-def _plain(value: Any, column: Any) -> Any:
-    if isinstance(column.type, UTCDateTime) and value is not None:
-        return value.astimezone(UTC)
+def sqlite_value(value: Any) -> Any:
+    """A Python value as SQLAlchemy's SQLite types store it (UTC datetimes without a zone)."""
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, bool):
+        return int(value)
     return value
 
 
-def _to_pyformat(statement: str) -> str:
-    """Turn ``:name`` placeholders into psycopg's ``%(name)s``."""
-    import re
+def json_insert(table: Table, rows: list[dict[str, Any]], param: str) -> tuple[str, str]:
+    """PostgreSQL ``INSERT … SELECT FROM json_populate_recordset(%(param)s)`` and its JSON
+    document (encoded by the json module in C; psycopg adapts long arrays in Python)."""
+    names = ", ".join(f'"{c.name}"' for c in table.columns if c.name in rows[0])
+    statement = (
+        f'INSERT INTO "{table.name}" ({names}) '  # noqa: S608 -- names come from the table definition
+        f'SELECT {names} FROM json_populate_recordset(NULL::"{table.name}", %({param})s::json)'
+    )
+    return statement, to_json(rows)
 
-    return re.sub(r"(?<!:):([a-z_][a-z0-9_]*)", r"%(\1)s", statement)
+
+def to_json(value: Any) -> str:
+    return json.dumps(value, default=_json_value, ensure_ascii=False)
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    raise TypeError(f"cannot send {type(value).__name__} as JSON")

@@ -12,7 +12,6 @@ error, and an id that failed stays failed.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
@@ -133,7 +132,9 @@ class TransferRequest:
             self.channel,
             self.reference,
         ]
-        return hashlib.sha256(json.dumps(body, ensure_ascii=False).encode()).hexdigest()
+        return hashlib.sha256(
+            repr(body).encode()
+        ).hexdigest()  # str, int, bool, None: repr is exact
 
 
 @dataclass(slots=True)

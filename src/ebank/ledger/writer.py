@@ -13,12 +13,12 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, select, text, update
+from sqlalchemy import Connection, bindparam, func, literal, select, text, union_all, update
 
 from ebank.audit import service as audit
 from ebank.audit.service import AuditEntry
 from ebank.common.actor import Actor
-from ebank.db import bulk_insert, one_of, table_of
+from ebank.db import bulk_insert, json_insert, one_of, sqlite_value, table_of, to_json
 from ebank.ledger.models import Account, PendingTransfer, RejectedTransfer, Transfer
 from ebank.ledger.posting import (
     AccountState,
@@ -40,20 +40,42 @@ _ACCOUNTS = table_of(Account)
 _PENDING = table_of(PendingTransfer)
 _REJECTED = table_of(RejectedTransfer)
 
-_ACCOUNT_UPDATE = (
-    update(_ACCOUNTS)
-    .where(_ACCOUNTS.c.id == bindparam("account_id"))
-    .values(
-        debits_pending=_ACCOUNTS.c.debits_pending + bindparam("d_debits_pending"),
-        debits_posted=_ACCOUNTS.c.debits_posted + bindparam("d_debits_posted"),
-        credits_pending=_ACCOUNTS.c.credits_pending + bindparam("d_credits_pending"),
-        credits_posted=_ACCOUNTS.c.credits_posted + bindparam("d_credits_posted"),
-        outbound_day=bindparam("outbound_day"),
-        outbound_day_amount=bindparam("outbound_day_amount"),
-        outbound_year=bindparam("outbound_year"),
-        outbound_year_amount=bindparam("outbound_year_amount"),
-    )
+_ACCOUNT_COLUMNS = (
+    "id",
+    "currency",
+    "kind",
+    "status",
+    "normal_side",
+    "debits_must_not_exceed_credits",
+    "credits_must_not_exceed_debits",
+    "product",
+    "debits_pending",
+    "debits_posted",
+    "credits_pending",
+    "credits_posted",
+    "outbound_day",
+    "outbound_day_amount",
+    "outbound_year",
+    "outbound_year_amount",
 )
+_ACCOUNT_DELTAS = (
+    "d_debits_pending",
+    "d_debits_posted",
+    "d_credits_pending",
+    "d_credits_posted",
+    "outbound_day",
+    "outbound_day_amount",
+    "outbound_year",
+    "outbound_year_amount",
+    "account_id",
+)
+_SQLITE_ACCOUNT_UPDATE = """
+UPDATE accounts SET
+    debits_pending = debits_pending + ?, debits_posted = debits_posted + ?,
+    credits_pending = credits_pending + ?, credits_posted = credits_posted + ?,
+    outbound_day = ?, outbound_day_amount = ?, outbound_year = ?, outbound_year_amount = ?
+WHERE id = ?
+"""
 _PENDING_UPDATE = (
     update(_PENDING)
     .where(_PENDING.c.transfer_id == bindparam("pending_transfer_id"))
@@ -166,7 +188,7 @@ def _load_state(
     referenced = {r.pending_id for r in requests if r.pending_id} | {
         r.reverses_id for r in requests if r.reverses_id
     }
-    prior = _stored_transfers(conn, own_ids)
+    prior, prior_rejections = _prior_outcomes(conn, own_ids)
     references = _stored_transfers(conn, {str(ref) for ref in referenced})
     account_ids = {
         account_id
@@ -184,8 +206,28 @@ def _load_state(
         references=references,
         reversed_amounts=_reversed_amounts(conn, {r.reverses_id for r in requests}),
         prior_transfers=prior,
-        prior_rejections=_prior_rejections(conn, own_ids),
+        prior_rejections=prior_rejections,
     )
+
+
+def _prior_outcomes(
+    conn: Connection, ids: set[str]
+) -> tuple[dict[str, StoredTransfer], dict[str, PriorRejection]]:
+    """Earlier outcomes of these ids, found with one query (there usually are none)."""
+    seen = union_all(
+        select(_TRANSFERS.c.id, literal("posted").label("outcome")).where(
+            one_of(conn, _TRANSFERS.c.id, ids)
+        ),
+        select(_REJECTED.c.id, literal("rejected").label("outcome")).where(
+            one_of(conn, _REJECTED.c.id, ids)
+        ),
+    )
+    found: dict[str, set[str]] = {"posted": set(), "rejected": set()}
+    for transfer_id, outcome in conn.execute(seen):
+        found[outcome].add(transfer_id)
+    posted = _stored_transfers(conn, found["posted"])
+    rejected = _prior_rejections(conn, found["rejected"]) if found["rejected"] else {}
+    return posted, rejected
 
 
 def _stored_transfers(conn: Connection, ids: set[str]) -> dict[str, StoredTransfer]:
@@ -222,32 +264,35 @@ def lock_accounts(
     ids = sorted(set(account_ids))
     if not ids:
         return {}
-    query = select(_ACCOUNTS).where(one_of(conn, _ACCOUNTS.c.id, ids)).order_by(_ACCOUNTS.c.id)
+    columns = [_ACCOUNTS.c[name] for name in _ACCOUNT_COLUMNS]
+    query = select(*columns).where(one_of(conn, _ACCOUNTS.c.id, ids)).order_by(_ACCOUNTS.c.id)
     if conn.dialect.name == "postgresql":
         query = query.with_for_update()
     limits_by_product: dict[str, ClassLimitsMinor] = {}
     accounts: dict[int, AccountState] = {}
-    for row in conn.execute(query).mappings():
-        product = row["product"]
+    for (
+        account_id,
+        currency,
+        kind,
+        status,
+        normal_side,
+        no_overdraft,
+        no_negative_asset,
+        product,
+        *totals,
+    ) in conn.execute(query):
         if product not in limits_by_product:
             limits_by_product[product] = policy.class_limits(product)
-        accounts[row["id"]] = AccountState(
-            id=row["id"],
-            currency=row["currency"],
-            customer=row["kind"] == "customer",
-            status=row["status"],
-            normal_side=row["normal_side"],
-            debits_must_not_exceed_credits=bool(row["debits_must_not_exceed_credits"]),
-            credits_must_not_exceed_debits=bool(row["credits_must_not_exceed_debits"]),
-            limits=limits_by_product[product],
-            debits_pending=row["debits_pending"],
-            debits_posted=row["debits_posted"],
-            credits_pending=row["credits_pending"],
-            credits_posted=row["credits_posted"],
-            outbound_day=row["outbound_day"],
-            outbound_day_amount=row["outbound_day_amount"],
-            outbound_year=row["outbound_year"],
-            outbound_year_amount=row["outbound_year_amount"],
+        accounts[account_id] = AccountState(
+            account_id,
+            currency,
+            kind == "customer",
+            status,
+            normal_side,
+            bool(no_overdraft),
+            bool(no_negative_asset),
+            limits_by_product[product],
+            *totals,
         )
     return accounts
 
@@ -296,22 +341,64 @@ def _write(
     before: dict[int, AccountState],
     state: LedgerState,
 ) -> None:
+    resolved = _last_state_per_pending(changes.resolved_pendings, changes.new_pendings)
+    updates = changes.account_updates(before, state.accounts)
+    pendings = [_pending_row(p) for p in changes.new_pendings]
+    if conn.dialect.name == "postgresql":
+        _write_postgres(conn, changes, pendings, resolved, updates)
+        return
     bulk_insert(conn, _TRANSFERS, changes.transfers)
     bulk_insert(conn, _REJECTED, changes.rejected)
-    bulk_insert(conn, _PENDING, [_pending_row(p) for p in changes.new_pendings])
-    resolved = _last_state_per_pending(changes.resolved_pendings, changes.new_pendings)
+    bulk_insert(conn, _PENDING, pendings)
     if resolved:
         conn.execute(_PENDING_UPDATE, resolved)
-    updates = changes.account_updates(before, state.accounts)
-    if not updates:
+    if updates:
+        conn.exec_driver_sql(
+            _SQLITE_ACCOUNT_UPDATE,
+            [tuple(sqlite_value(u[key]) for key in _ACCOUNT_DELTAS) for u in updates],
+        )
+
+
+def _write_postgres(
+    conn: Connection,
+    changes: BatchChanges,
+    pendings: list[dict[str, Any]],
+    resolved: list[dict[str, Any]],
+    updates: list[dict[str, Any]],
+) -> None:
+    """Everything a batch writes, as one statement: each table's rows a data-modifying CTE."""
+    parts: list[str] = []
+    params: dict[str, str] = {}
+    for name, table, rows in (
+        ("transfers", _TRANSFERS, changes.transfers),
+        ("rejected", _REJECTED, changes.rejected),
+        ("pendings", _PENDING, pendings),
+    ):
+        if rows:
+            statement, params[name] = json_insert(table, rows, name)
+            parts.append(f"{name} AS ({statement})")
+    if resolved:
+        parts.append(f"resolved AS ({_PG_PENDING_UPDATE})")
+        params["resolved"] = to_json(resolved)
+    if updates:
+        params["accounts"] = to_json(updates)
+    if not parts and not updates:
         return
-    if conn.dialect.name == "postgresql":
-        conn.exec_driver_sql(_PG_ACCOUNT_UPDATE, _columns(updates))
-    else:
-        conn.execute(_ACCOUNT_UPDATE, updates)
+    final = _PG_ACCOUNT_UPDATE if updates else "SELECT 1"
+    statement = (f"WITH {', '.join(parts)} " if parts else "") + final
+    conn.exec_driver_sql(statement, params)
 
 
-# One statement for all changed accounts: their increments arrive as arrays, unnested server-side.
+_PG_PENDING_UPDATE = """
+UPDATE pending_transfers AS p SET state = v.state, resolved_at = v.resolved_at,
+    resolved_by = v.resolved_by
+FROM json_to_recordset(%(resolved)s::json) AS v(
+    pending_transfer_id text, state text, resolved_at timestamptz, resolved_by text
+)
+WHERE p.transfer_id = v.pending_transfer_id
+"""
+
+# The changed accounts' increments arrive as one JSON document, unpacked server-side.
 _PG_ACCOUNT_UPDATE = """
 UPDATE accounts AS a SET
     debits_pending = a.debits_pending + v.d_debits_pending,
@@ -322,19 +409,13 @@ UPDATE accounts AS a SET
     outbound_day_amount = v.outbound_day_amount,
     outbound_year = v.outbound_year,
     outbound_year_amount = v.outbound_year_amount
-FROM unnest(
-    %(account_id)s::bigint[], %(d_debits_pending)s::bigint[], %(d_debits_posted)s::bigint[],
-    %(d_credits_pending)s::bigint[], %(d_credits_posted)s::bigint[], %(outbound_day)s::date[],
-    %(outbound_day_amount)s::bigint[], %(outbound_year)s::integer[],
-    %(outbound_year_amount)s::bigint[]
-) AS v(account_id, d_debits_pending, d_debits_posted, d_credits_pending, d_credits_posted,
-       outbound_day, outbound_day_amount, outbound_year, outbound_year_amount)
+FROM json_to_recordset(%(accounts)s::json) AS v(
+    account_id bigint, d_debits_pending bigint, d_debits_posted bigint, d_credits_pending bigint,
+    d_credits_posted bigint, outbound_day date, outbound_day_amount bigint, outbound_year integer,
+    outbound_year_amount bigint
+)
 WHERE a.id = v.account_id
 """
-
-
-def _columns(rows: list[dict[str, Any]]) -> dict[str, list[Any]]:
-    return {key: [row[key] for row in rows] for key in rows[0]}
 
 
 def _pending_row(pending: PendingState) -> dict[str, Any]:
