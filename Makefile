@@ -33,8 +33,11 @@ unit: install
 
 test: lint typecheck unit
 
+# Every benchmark in bench/, each on the backends it measures; each prints one JSON line last.
+# PostgreSQL comes from EBANK_DATABASE_URL (default: the local `test` database).
 bench: install
-	@set -e; for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script; done
+	$(BIN)/python bench/ledger.py --backend sqlite
+	$(BIN)/python bench/ledger.py --backend postgres
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

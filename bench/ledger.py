@@ -163,7 +163,7 @@ def main() -> int:
     parser.add_argument("--transfers", type=int, default=20_000)
     parser.add_argument("--accounts", type=int, default=10_000)
     parser.add_argument("--hot-transfers", type=int, default=5_000)
-    parser.add_argument("--clients", type=int, default=64)
+    parser.add_argument("--clients", type=int, default=128)
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:

@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
+    Boolean,
+    Date,
     DateTime,
     Engine,
     MetaData,
@@ -214,25 +216,41 @@ def bulk_insert(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> N
 
 def _sqlite_insert(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
     """An executemany straight to the driver: SQLite runs in-process, so the cost that remains is
-    per-row parameter processing, which this skips (values take the forms the column types store)."""
-    columns = [c.name for c in table.columns if c.name in rows[0]]
-    names = ", ".join(f'"{name}"' for name in columns)
+    per-value parameter processing, which this reduces to the columns that need it (values take
+    the forms the column types store)."""
+    columns = [c for c in table.columns if c.name in rows[0]]
+    names = ", ".join(f'"{c.name}"' for c in columns)
     marks = ", ".join("?" for _ in columns)
     statement = f'INSERT INTO "{table.name}" ({names}) VALUES ({marks})'  # noqa: S608 -- names come from the table definition
-    conn.exec_driver_sql(
-        statement, [tuple(sqlite_value(row[name]) for name in columns) for row in rows]
-    )
+    order = [c.name for c in columns]
+    converters = [
+        (index, convert)
+        for index, column in enumerate(columns)
+        if (convert := _sqlite_converter(column.type)) is not None
+    ]
+    values: list[tuple[Any, ...]] = []
+    for row in rows:
+        record = [row[name] for name in order]
+        for index, convert in converters:
+            record[index] = convert(record[index])
+        values.append(tuple(record))
+    conn.exec_driver_sql(statement, values)
 
 
-def sqlite_value(value: Any) -> Any:
-    """A Python value as SQLAlchemy's SQLite types store it (UTC datetimes without a zone)."""
-    if isinstance(value, datetime):
-        return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, bool):
-        return int(value)
-    return value
+def _sqlite_converter(column_type: Any) -> Any:
+    if isinstance(column_type, UTCDateTime):
+        return _sqlite_datetime
+    if isinstance(column_type, Date):
+        return lambda v: None if v is None else v.isoformat()
+    if isinstance(column_type, Boolean):
+        return lambda v: None if v is None else int(v)
+    return None
+
+
+def _sqlite_datetime(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
 def json_insert(table: Table, rows: list[dict[str, Any]], param: str) -> tuple[str, str]:

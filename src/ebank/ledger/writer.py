@@ -18,7 +18,7 @@ from sqlalchemy import Connection, bindparam, func, literal, select, text, union
 from ebank.audit import service as audit
 from ebank.audit.service import AuditEntry
 from ebank.common.actor import Actor
-from ebank.db import bulk_insert, json_insert, one_of, sqlite_value, table_of, to_json
+from ebank.db import bulk_insert, json_insert, one_of, table_of, to_json
 from ebank.ledger.models import Account, PendingTransfer, RejectedTransfer, Transfer
 from ebank.ledger.posting import (
     AccountState,
@@ -355,8 +355,17 @@ def _write(
     if updates:
         conn.exec_driver_sql(
             _SQLITE_ACCOUNT_UPDATE,
-            [tuple(sqlite_value(u[key]) for key in _ACCOUNT_DELTAS) for u in updates],
+            [_sqlite_account_delta(u) for u in updates],
         )
+
+
+def _sqlite_account_delta(update: dict[str, Any]) -> tuple[Any, ...]:
+    day = update["outbound_day"]
+    return (
+        *(update[key] for key in _ACCOUNT_DELTAS[:4]),
+        None if day is None else day.isoformat(),
+        *(update[key] for key in _ACCOUNT_DELTAS[5:]),
+    )
 
 
 def _write_postgres(
