@@ -145,9 +145,10 @@ def install(app: FastAPI) -> None:
                 request, 422, str(errors[0]["code"]) if errors else "invalid_request", messages
             )
         first = errors[0] if errors else {"code": "invalid_request", "field": None, "message": ""}
-        if len(errors) == 1:
-            message, params = "{message}", {"message": first["message"]}
+        if len(errors) == 1:  # its message is already in the user's language
+            message, params = str(first["message"]), {}
         else:
+
             message = N_("The request is not valid: {count} problems.")
             params = {"count": len(errors)}
         return problem(
