@@ -77,17 +77,37 @@ def _lock_head(conn: Connection) -> tuple[int, str]:
 def iter_records(conn: Connection, batch: int = 5000) -> Iterator[ChainedRecord]:
     """All records in physical sequence order, streamed."""
     last = 0
-    while True:
-        query = select(_RECORDS).where(_RECORDS.c.seq > last).order_by(_RECORDS.c.seq).limit(batch)
-        rows = conn.execute(query).mappings().all()
-        if not rows:
-            return
-        for row in rows:
-            yield ChainedRecord(**row)
-        last = rows[-1]["seq"]
+    while records := find_records(conn, RecordFilter(), after=last, limit=batch):
+        yield from records
+        last = records[-1].seq
+
+
+
+@dataclass(frozen=True)
+class RecordFilter:
+    entity_type: str | None = None
+    entity_id: str | None = None
+    actor_id: str | None = None
+    action: str | None = None
+
+
+def find_records(
+    conn: Connection, filters: RecordFilter, *, after: int = 0, limit: int = 100
+) -> list[ChainedRecord]:
+    query = select(_RECORDS).where(_RECORDS.c.seq > after).order_by(_RECORDS.c.seq).limit(limit)
+    for column, value in (
+        (_RECORDS.c.entity_type, filters.entity_type),
+        (_RECORDS.c.entity_id, filters.entity_id),
+        (_RECORDS.c.actor_id, filters.actor_id),
+        (_RECORDS.c.action, filters.action),
+    ):
+        if value is not None:
+            query = query.where(column == value)
+    return [ChainedRecord(**row) for row in conn.execute(query).mappings()]
 
 
 def head(conn: Connection) -> tuple[int, str]:
+
     row = conn.execute(select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == HEAD_ID)).first()
     return (0, GENESIS_HASH) if row is None else (int(row.seq), str(row.hash))
 

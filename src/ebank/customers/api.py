@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, status
@@ -10,10 +9,8 @@ from fastapi import APIRouter, Depends, Path, Query, status
 from ebank.customers import service
 from ebank.customers.schemas import (
     CompanyCreate,
-    CustomerOut,
     CustomerUpdate,
     DocumentIn,
-    DocumentOut,
     IndividualCreate,
 )
 from ebank.runtime import Runtime
@@ -27,19 +24,17 @@ READ = Depends(require(Permission.CUSTOMERS_READ))
 WRITE = Depends(require(Permission.CUSTOMERS_WRITE))
 
 
-def _out(view: service.CustomerView) -> CustomerOut:
-    return CustomerOut.model_validate(asdict(view))
-
-
 def _document(body: DocumentIn) -> service.DocumentInput:
     return service.DocumentInput(body.doc_type, body.number, body.issuing_country, body.expires_on)
 
 
-@router.post("/individuals", response_model=CustomerOut, status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/individuals", response_model=service.CustomerView, status_code=status.HTTP_201_CREATED
+)
 def create_individual(
     body: IndividualCreate, principal: StaffPrincipal = WRITE, rt: Runtime = Depends(runtime)
-) -> CustomerOut:
-    view = service.create_individual(
+) -> service.CustomerView:
+    return service.create_individual(
         rt,
         principal.actor,
         name=body.name,
@@ -51,14 +46,13 @@ def create_individual(
         vulnerable=body.vulnerable,
         vulnerable_reason=body.vulnerable_reason,
     )
-    return _out(view)
 
 
-@router.post("/companies", response_model=CustomerOut, status_code=status.HTTP_201_CREATED)
+@router.post("/companies", response_model=service.CustomerView, status_code=status.HTTP_201_CREATED)
 def create_company(
     body: CompanyCreate, principal: StaffPrincipal = WRITE, rt: Runtime = Depends(runtime)
-) -> CustomerOut:
-    view = service.create_company(
+) -> service.CustomerView:
+    return service.create_company(
         rt,
         principal.actor,
         name=body.name,
@@ -71,37 +65,35 @@ def create_company(
             expected_monthly_turnover=body.expected_monthly_turnover,
         ),
     )
-    return _out(view)
 
 
-@router.get("", response_model=list[CustomerOut])
+@router.get("", response_model=list[service.CustomerView])
 def search(
     document_number: Annotated[str | None, Query(max_length=64)] = None,
     mobile: Annotated[str | None, Query(max_length=32)] = None,
     name: Annotated[str | None, Query(max_length=64)] = None,
     _: StaffPrincipal = READ,
     rt: Runtime = Depends(runtime),
-) -> list[CustomerOut]:
+) -> list[service.CustomerView]:
     """Exact matches by ID document number, reserved mobile number or full name."""
-    views = service.find_customers(rt, document_number=document_number, mobile=mobile, name=name)
-    return [_out(v) for v in views]
+    return service.find_customers(rt, document_number=document_number, mobile=mobile, name=name)
 
 
-@router.get("/{customer_id}", response_model=CustomerOut)
+@router.get("/{customer_id}", response_model=service.CustomerView)
 def get_customer(
     customer_id: CustomerId, _: StaffPrincipal = READ, rt: Runtime = Depends(runtime)
-) -> CustomerOut:
-    return _out(service.get_customer(rt, customer_id))
+) -> service.CustomerView:
+    return service.get_customer(rt, customer_id)
 
 
-@router.patch("/{customer_id}", response_model=CustomerOut)
+@router.patch("/{customer_id}", response_model=service.CustomerView)
 def update_customer(
     customer_id: CustomerId,
     body: CustomerUpdate,
     principal: StaffPrincipal = WRITE,
     rt: Runtime = Depends(runtime),
-) -> CustomerOut:
-    view = service.update_kyc(
+) -> service.CustomerView:
+    return service.update_kyc(
         rt,
         principal.actor,
         customer_id,
@@ -115,18 +107,18 @@ def update_customer(
         vulnerable_reason=body.vulnerable_reason,
         risk_rating=body.risk_rating,
     )
-    return _out(view)
 
 
 @router.post(
-    "/{customer_id}/documents", response_model=DocumentOut, status_code=status.HTTP_201_CREATED
+    "/{customer_id}/documents",
+    response_model=service.DocumentView,
+    status_code=status.HTTP_201_CREATED,
 )
 def add_document(
     customer_id: CustomerId,
     body: DocumentIn,
     principal: StaffPrincipal = WRITE,
     rt: Runtime = Depends(runtime),
-) -> DocumentOut:
+) -> service.DocumentView:
     """Link another identity document the teller has seen and verified."""
-    view = service.add_document(rt, principal.actor, customer_id, _document(body))
-    return DocumentOut(**asdict(view))
+    return service.add_document(rt, principal.actor, customer_id, _document(body))

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -47,33 +47,3 @@ class CustomerUpdate(_Request):
     vulnerable: bool | None = None
     vulnerable_reason: Reason | None = None
     risk_rating: str | None = Field(default=None, pattern="^(low|medium|high)$")
-
-
-class DocumentOut(BaseModel):
-    id: int
-    doc_type: str
-    number_masked: str
-    issuing_country: str
-    expires_on: date | None
-    status: str
-
-
-class CustomerOut(BaseModel):
-    id: int
-    kind: str
-    name_masked: str
-    gender: str | None
-    mobile_masked: str
-    occupation: str | None
-    business_scope: str | None
-    registered_capital: int | None
-    expected_monthly_turnover: int | None
-    kyc_currency: str
-    legal_representative_masked: str | None
-    vulnerable: bool
-    vulnerable_reason: str | None
-    risk_rating: str
-    status: str
-    created_with_document_id: int | None
-    created_at: datetime
-    documents: list[DocumentOut]

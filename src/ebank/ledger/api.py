@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from datetime import date
 from typing import Annotated
 
@@ -14,15 +13,11 @@ from ebank.ledger import clearing, service
 from ebank.ledger.posting import CODE_FIELD, TransferRequest, TransferResult
 from ebank.ledger.schemas import (
     AccountOpen,
-    AccountOut,
     CashIn,
-    ClearingRunOut,
     InterbankIn,
     InterbankOut,
     LedgerReportOut,
-    OutboundOut,
     ReversalIn,
-    StatementOut,
     StatusChange,
     TransferBatch,
     TransferBatchOut,
@@ -43,17 +38,13 @@ TransferIdPath = Annotated[str, Path(min_length=1, max_length=64)]
 REPLAYED_HEADER = "Idempotent-Replayed"
 
 
-def _account_out(view: service.AccountView) -> AccountOut:
-    return AccountOut(**asdict(view))
-
-
-@router.post("/accounts", response_model=AccountOut, status_code=status.HTTP_201_CREATED)
+@router.post("/accounts", response_model=service.AccountView, status_code=status.HTTP_201_CREATED)
 def open_account(
     body: AccountOpen,
     principal: StaffPrincipal = Depends(require(Permission.ACCOUNTS_OPEN)),
     rt: Runtime = Depends(runtime),
-) -> AccountOut:
-    view = service.open_account(
+) -> service.AccountView:
+    return service.open_account(
         rt,
         principal.actor,
         customer_id=body.customer_id,
@@ -62,35 +53,34 @@ def open_account(
         parent_account_id=body.parent_account_id,
         document_id=body.document_id,
     )
-    return _account_out(view)
 
 
-@router.get("/accounts/{account_id}", response_model=AccountOut)
+@router.get("/accounts/{account_id}", response_model=service.AccountView)
 def get_account(
     account_id: AccountId,
     _: StaffPrincipal = Depends(require(Permission.ACCOUNTS_READ)),
     rt: Runtime = Depends(runtime),
-) -> AccountOut:
-    return _account_out(service.get_account(rt, account_id))
+) -> service.AccountView:
+    return service.get_account(rt, account_id)
 
 
-@router.get("/customers/{customer_id}/accounts", response_model=list[AccountOut])
+@router.get("/customers/{customer_id}/accounts", response_model=list[service.AccountView])
 def customer_accounts(
     customer_id: AccountId,
     _: StaffPrincipal = Depends(require(Permission.ACCOUNTS_READ)),
     rt: Runtime = Depends(runtime),
-) -> list[AccountOut]:
+) -> list[service.AccountView]:
     from ebank.customers.service import get_customer
 
     get_customer(rt, customer_id)  # 404 for an unknown customer rather than an empty list
-    return [_account_out(v) for v in service.customer_accounts(rt, customer_id)]
+    return list(service.customer_accounts(rt, customer_id))
 
 
-@router.get("/internal-accounts", response_model=list[AccountOut])
+@router.get("/internal-accounts", response_model=list[service.AccountView])
 def internal_accounts(
     _: StaffPrincipal = Depends(require(Permission.ACCOUNTS_READ)), rt: Runtime = Depends(runtime)
-) -> list[AccountOut]:
-    return [_account_out(v) for v in service.internal_accounts(rt)]
+) -> list[service.AccountView]:
+    return list(service.internal_accounts(rt))
 
 
 def _status_route(new_status: str, permission: Permission, summary: str) -> None:
@@ -99,17 +89,16 @@ def _status_route(new_status: str, permission: Permission, summary: str) -> None
         body: StatusChange,
         principal: StaffPrincipal = Depends(require(permission)),
         rt: Runtime = Depends(runtime),
-    ) -> AccountOut:
-        view = service.set_account_status(
+    ) -> service.AccountView:
+        return service.set_account_status(
             rt, principal.actor, account_id, status=new_status, reason=body.reason
         )
-        return _account_out(view)
 
     verb = {"frozen": "freeze", "active": "unfreeze", "closed": "close"}[new_status]
     change.__name__ = f"{verb}_account"
-    router.post(f"/accounts/{{account_id}}/{verb}", response_model=AccountOut, summary=summary)(
-        change
-    )
+    router.post(
+        f"/accounts/{{account_id}}/{verb}", response_model=service.AccountView, summary=summary
+    )(change)
 
 
 _status_route("frozen", Permission.ACCOUNTS_FREEZE, "Freeze: the account refuses debits")
@@ -117,7 +106,7 @@ _status_route("active", Permission.ACCOUNTS_FREEZE, "Lift a freeze")
 _status_route("closed", Permission.ACCOUNTS_CLOSE, "Close an empty account")
 
 
-@router.get("/accounts/{account_id}/statement", response_model=StatementOut)
+@router.get("/accounts/{account_id}/statement", response_model=service.Statement)
 def statement(
     account_id: AccountId,
     date_from: Annotated[date, Query(alias="from")],
@@ -126,16 +115,15 @@ def statement(
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
     _: StaffPrincipal = Depends(require(Permission.ACCOUNTS_READ)),
     rt: Runtime = Depends(runtime),
-) -> StatementOut:
+) -> service.Statement:
     """Posted entries between two dates (the bank's local time) with the running balance."""
     if (date_to - date_from).days > 3660:
         raise Unprocessable(
             "date_range_too_long", "A statement covers at most ten years.", field="to"
         )
-    result = service.statement(
+    return service.statement(
         rt, account_id, date_from=date_from, date_to=date_to, after_seq=after, limit=limit
     )
-    return StatementOut.model_validate(asdict(result))
 
 
 def _result_out(result: TransferResult) -> TransferResultOut:
@@ -288,29 +276,28 @@ def send_interbank(
     )
     return InterbankOut(
         transfer=_created(result, response),
-        outbound=OutboundOut(**asdict(outbound)) if outbound else None,
+        outbound=outbound,
     )
 
 
-@router.get("/interbank/transfers", response_model=list[OutboundOut])
+@router.get("/interbank/transfers", response_model=list[clearing.OutboundView])
 def list_interbank(
     status_filter: Annotated[
         str | None, Query(alias="status", pattern="^(queued|settled|returned)$")
     ] = None,
     _: StaffPrincipal = Depends(require(Permission.ACCOUNTS_READ)),
     rt: Runtime = Depends(runtime),
-) -> list[OutboundOut]:
-    return [OutboundOut(**asdict(v)) for v in clearing.list_outbound(rt, status=status_filter)]
+) -> list[clearing.OutboundView]:
+    return clearing.list_outbound(rt, status=status_filter)
 
 
-@router.post("/interbank/clearing-runs", response_model=ClearingRunOut)
+@router.post("/interbank/clearing-runs", response_model=clearing.ClearingRun)
 def clearing_run(
     principal: StaffPrincipal = Depends(require(Permission.CLEARING_OPERATE)),
     rt: Runtime = Depends(runtime),
-) -> ClearingRunOut:
+) -> clearing.ClearingRun:
     """Let the (simulated) counterparty bank settle or return what is queued."""
-    run = clearing.run_clearing(rt, clearing.SimulatedCounterparty(), actor=principal.actor)
-    return ClearingRunOut(settled=run.settled, returned=run.returned)
+    return clearing.run_clearing(rt, clearing.SimulatedCounterparty(), actor=principal.actor)
 
 
 @router.post("/ledger/verifications", response_model=LedgerReportOut)

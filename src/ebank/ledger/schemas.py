@@ -1,11 +1,12 @@
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from ebank.ledger.accounts import Product
+from ebank.ledger.clearing import OutboundView
 from ebank.ledger.posting import TransferKind
 from ebank.web.fields import (
     Amount,
@@ -33,30 +34,6 @@ class AccountOpen(_Request):
 
 class StatusChange(_Request):
     reason: Reason
-
-
-class AccountOut(BaseModel):
-    id: int
-    kind: str
-    product: str
-    code: str | None
-    name: str
-    number_masked: str
-    customer_id: int | None
-    parent_account_id: int | None
-    opened_with_document_id: int | None
-    currency: str
-    normal_side: str
-    status: str
-    status_reason: str | None
-    balance: int
-    available: int
-    debits_pending: int
-    credits_pending: int
-    debits_posted: int
-    credits_posted: int
-    opened_at: datetime
-    closed_at: datetime | None
 
 
 class TransferIn(_Request):
@@ -138,70 +115,9 @@ class InterbankIn(_Request):
     purpose: Purpose | None = None
 
 
-class OutboundOut(BaseModel):
-    id: int
-    transfer_id: str
-    account_id: int
-    payee_bank: str
-    payee_account_masked: str
-    payee_name_masked: str
-    amount: int
-    currency: str
-    status: str
-    outcome_transfer_id: str | None
-    return_reason: str | None
-
-
 class InterbankOut(BaseModel):
     transfer: TransferOut
-    outbound: OutboundOut | None
-
-
-class ClearingRunOut(BaseModel):
-    settled: int
-    returned: int
-
-
-class StatementEntryOut(BaseModel):
-    seq: int
-    transfer_id: str
-    at: datetime
-    code: str
-    purpose: str | None
-    channel: str
-    direction: str
-    amount: int
-    balance_after: int
-    counterparty_account_id: int
-    counterparty_name: str
-    counterparty_number: str
-    counterparty_kind: str
-    counterparty_product: str
-    reverses_id: str | None
-
-
-class HoldOut(BaseModel):
-    transfer_id: str
-    at: datetime
-    amount: int
-    direction: str
-    state: str
-    expires_at: datetime | None
-    code: str
-    purpose: str | None
-
-
-class StatementOut(BaseModel):
-    account: AccountOut
-    date_from: date
-    date_to: date
-    opening_balance: int
-    closing_balance: int
-    total_debits: int
-    total_credits: int
-    entries: list[StatementEntryOut]
-    holds: list[HoldOut]
-    next_cursor: int | None
+    outbound: OutboundView | None
 
 
 class LedgerReportOut(BaseModel):

@@ -2,23 +2,18 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Request, Response, status
 
 from ebank.runtime import Runtime
 from ebank.staff import service
-from ebank.staff.permissions import ROLE_PERMISSIONS, Permission, Role
-from ebank.staff.schemas import LoginRequest, MeOut, SessionOut, StaffCreate, StaffOut, StaffUpdate
+from ebank.staff.permissions import Permission
+from ebank.staff.schemas import LoginRequest, SessionOut, StaffCreate, StaffUpdate
 from ebank.web.fields import MAX_ID
 from ebank.web.security import StaffPrincipal, current_staff, require, runtime
 
 router = APIRouter(prefix="/staff", tags=["staff"])
-
-
-def _out(view: service.StaffView) -> StaffOut:
-    return StaffOut(**asdict(view))
 
 
 @router.post("/sessions", response_model=SessionOut, status_code=status.HTTP_201_CREATED)
@@ -34,7 +29,7 @@ def log_in(body: LoginRequest, request: Request, rt: Runtime = Depends(runtime))
         token=result.session.token,
         csrf_token=result.session.csrf_token,
         expires_at=result.session.expires_at,
-        staff=_out(result.staff),
+        staff=result.staff,
     )
 
 
@@ -46,27 +41,27 @@ def log_out(
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.get("/me", response_model=MeOut)
-def me(principal: StaffPrincipal = Depends(current_staff), rt: Runtime = Depends(runtime)) -> MeOut:
-    view = service.get_staff(rt, principal.staff_id)
-    permissions = sorted(p.value for p in ROLE_PERMISSIONS[Role(view.role)])
-    return MeOut(**asdict(view), permissions=permissions)
+@router.get("/me", response_model=service.StaffMe)
+def me(
+    principal: StaffPrincipal = Depends(current_staff), rt: Runtime = Depends(runtime)
+) -> service.StaffMe:
+    return service.me(rt, principal.staff_id)
 
 
-@router.get("/users", response_model=list[StaffOut])
+@router.get("/users", response_model=list[service.StaffView])
 def list_users(
     _: StaffPrincipal = Depends(require(Permission.STAFF_MANAGE)), rt: Runtime = Depends(runtime)
-) -> list[StaffOut]:
-    return [_out(v) for v in service.list_staff(rt)]
+) -> list[service.StaffView]:
+    return service.list_staff(rt)
 
 
-@router.post("/users", response_model=StaffOut, status_code=status.HTTP_201_CREATED)
+@router.post("/users", response_model=service.StaffView, status_code=status.HTTP_201_CREATED)
 def create_user(
     body: StaffCreate,
     principal: StaffPrincipal = Depends(require(Permission.STAFF_MANAGE)),
     rt: Runtime = Depends(runtime),
-) -> StaffOut:
-    view = service.create_staff(
+) -> service.StaffView:
+    return service.create_staff(
         rt,
         principal.actor,
         username=body.username,
@@ -74,17 +69,16 @@ def create_user(
         role=body.role,
         password=body.password,
     )
-    return _out(view)
 
 
-@router.patch("/users/{staff_id}", response_model=StaffOut)
+@router.patch("/users/{staff_id}", response_model=service.StaffView)
 def update_user(
     staff_id: Annotated[int, Path(ge=1, le=MAX_ID)],
     body: StaffUpdate,
     principal: StaffPrincipal = Depends(require(Permission.STAFF_MANAGE)),
     rt: Runtime = Depends(runtime),
-) -> StaffOut:
-    view = service.update_staff(
+) -> service.StaffView:
+    return service.update_staff(
         rt,
         principal.actor,
         staff_id,
@@ -93,4 +87,3 @@ def update_user(
         unlock=body.unlock,
         password=body.password,
     )
-    return _out(view)

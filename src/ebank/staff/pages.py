@@ -16,7 +16,7 @@ from ebank.customers import service as customers
 from ebank.ledger import service as ledger
 from ebank.runtime import Runtime
 from ebank.staff import service
-from ebank.staff.permissions import ROLE_PERMISSIONS, Permission, Role, role_allows
+from ebank.staff.permissions import Permission, permissions_of, role_allows
 from ebank.web.fields import MAX_ID
 from ebank.web.labels import ROLE_NAMES
 from ebank.web.security import SESSION_COOKIE, StaffPrincipal, page_staff, runtime
@@ -136,7 +136,7 @@ def _forbidden(request: Request, principal: StaffPrincipal) -> Response:
 
 @router.get("", response_class=HTMLResponse)
 def home(request: Request, principal: StaffPrincipal = Depends(page_staff)) -> Response:
-    permissions = sorted(p.value for p in ROLE_PERMISSIONS[Role(principal.role)])
+    permissions = permissions_of(principal.role)
     return _page(request, "staff/home.html", principal, permissions=permissions)
 
 

@@ -73,5 +73,10 @@ def role_allows(role: str | None, permission: Permission) -> bool:
         return False
 
 
+def permissions_of(role: str) -> list[str]:
+    """What a role may do, as sorted permission codes."""
+    return sorted(p.value for p in ROLE_PERMISSIONS.get(Role(role), frozenset()))
+
+
 def roles_with(permission: Permission) -> frozenset[Role]:
     return frozenset(role for role, perms in ROLE_PERMISSIONS.items() if permission in perms)

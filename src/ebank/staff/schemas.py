@@ -5,6 +5,7 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field
 
 from ebank.staff.permissions import Role
+from ebank.staff.service import StaffView
 from ebank.web.fields import Name
 
 
@@ -17,24 +18,11 @@ class LoginRequest(_Request):
     password: str = Field(min_length=1, max_length=128)
 
 
-class StaffOut(BaseModel):
-    id: int
-    username: str
-    display_name: str
-    role: str
-    status: str
-    locked: bool
-
-
 class SessionOut(BaseModel):
     token: str
     csrf_token: str
     expires_at: datetime
-    staff: StaffOut
-
-
-class MeOut(StaffOut):
-    permissions: list[str]
+    staff: StaffView
 
 
 class StaffCreate(_Request):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import timedelta
 
 from sqlalchemy import select
@@ -18,7 +18,7 @@ from ebank.common.errors import Conflict, Locked, NotAuthenticated, NotFound, Un
 from ebank.common.validation import require_text
 from ebank.runtime import Runtime
 from ebank.staff.models import StaffUser
-from ebank.staff.permissions import Role
+from ebank.staff.permissions import Role, permissions_of
 
 USERNAME_PATTERN = re.compile(r"^[a-z][a-z0-9._-]{2,31}$")
 
@@ -31,6 +31,18 @@ class StaffView:
     role: str
     status: str
     locked: bool
+
+
+@dataclass(frozen=True)
+class StaffMe(StaffView):
+    """A staff user as they see themselves: with what their role allows."""
+
+    permissions: list[str]
+
+
+def me(rt: Runtime, staff_id: int) -> StaffMe:
+    view = get_staff(rt, staff_id)
+    return StaffMe(**asdict(view), permissions=permissions_of(view.role))
 
 
 def _view(user: StaffUser) -> StaffView:

@@ -148,7 +148,6 @@ def install(app: FastAPI) -> None:
         if len(errors) == 1:  # its message is already in the user's language
             message, params = str(first["message"]), {}
         else:
-
             message = N_("The request is not valid: {count} problems.")
             params = {"count": len(errors)}
         return problem(
