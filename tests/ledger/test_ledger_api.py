@@ -463,15 +463,29 @@ def test_statement_shows_running_balance_and_opening_balance(
 
     from tests.conftest import TELLER
 
-    from ebank.ledger.service import cash_deposit, cash_withdrawal
+    from ebank.ledger.service import CashDirection, counter_cash
 
     account = funded_account(rt, individual(rt, 1), 0)
     for n, amount in enumerate([10_000, 2_500, 700]):
-        cash_deposit(
-            rt, TELLER, transfer_id=f"d{n}", account_id=account, amount=amount, currency="CNY"
+        counter_cash(
+            rt,
+            TELLER,
+            direction=CashDirection.DEPOSIT,
+            transfer_id=f"d{n}",
+            account_id=account,
+            amount=amount,
+            currency="CNY",
         )
         clock.advance(timedelta(days=1))
-    cash_withdrawal(rt, TELLER, transfer_id="w", account_id=account, amount=1_200, currency="CNY")
+    counter_cash(
+        rt,
+        TELLER,
+        direction=CashDirection.WITHDRAWAL,
+        transfer_id="w",
+        account_id=account,
+        amount=1_200,
+        currency="CNY",
+    )
     teller = staff.headers(Role.TELLER)  # logs in now, after the days have passed
     statement = client.get(
         f"{API}/accounts/{account}/statement",

@@ -82,7 +82,6 @@ def iter_records(conn: Connection, batch: int = 5000) -> Iterator[ChainedRecord]
         last = records[-1].seq
 
 
-
 @dataclass(frozen=True)
 class RecordFilter:
     entity_type: str | None = None

@@ -214,42 +214,36 @@ def reverse(
     return _created(result, response)
 
 
-@router.post("/cash/deposits", response_model=TransferOut, status_code=status.HTTP_201_CREATED)
-def cash_deposit(
-    body: CashIn,
-    response: Response,
-    principal: StaffPrincipal = Depends(require(Permission.CASH)),
-    rt: Runtime = Depends(runtime),
-) -> TransferOut:
-    result = service.cash_deposit(
-        rt,
-        principal.actor,
-        transfer_id=body.id,
-        account_id=body.account_id,
-        amount=body.amount,
-        currency=body.currency,
-        purpose=body.purpose,
-    )
-    return _created(result, response)
+def _cash_route(direction: service.CashDirection) -> None:
+    def cash(
+        body: CashIn,
+        response: Response,
+        principal: StaffPrincipal = Depends(require(Permission.CASH)),
+        rt: Runtime = Depends(runtime),
+    ) -> TransferOut:
+        result = service.counter_cash(
+            rt,
+            principal.actor,
+            direction=direction,
+            transfer_id=body.id,
+            account_id=body.account_id,
+            amount=body.amount,
+            currency=body.currency,
+            purpose=body.purpose,
+        )
+        return _created(result, response)
+
+    cash.__name__ = f"cash_{direction.value}"
+    router.post(
+        f"/cash/{direction.value}s",
+        response_model=TransferOut,
+        status_code=status.HTTP_201_CREATED,
+        summary=f"Counter cash {direction.value}",
+    )(cash)
 
 
-@router.post("/cash/withdrawals", response_model=TransferOut, status_code=status.HTTP_201_CREATED)
-def cash_withdrawal(
-    body: CashIn,
-    response: Response,
-    principal: StaffPrincipal = Depends(require(Permission.CASH)),
-    rt: Runtime = Depends(runtime),
-) -> TransferOut:
-    result = service.cash_withdrawal(
-        rt,
-        principal.actor,
-        transfer_id=body.id,
-        account_id=body.account_id,
-        amount=body.amount,
-        currency=body.currency,
-        purpose=body.purpose,
-    )
-    return _created(result, response)
+_cash_route(service.CashDirection.DEPOSIT)
+_cash_route(service.CashDirection.WITHDRAWAL)
 
 
 @router.post(

@@ -7,6 +7,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import Connection, and_, or_, select
@@ -611,56 +612,35 @@ def post_one(rt: Runtime, actor: Actor, request: TransferRequest) -> TransferRes
     return result
 
 
-def cash_deposit(
+class CashDirection(StrEnum):
+    DEPOSIT = "deposit"  # handed in: the vault grows, the customer's account is credited
+    WITHDRAWAL = "withdrawal"  # paid out: the customer's account is debited, the vault shrinks
+
+
+def counter_cash(
     rt: Runtime,
     actor: Actor,
     *,
+    direction: CashDirection,
     transfer_id: str,
     account_id: int,
     amount: int,
     currency: str,
     purpose: str | None = None,
 ) -> TransferResult:
-    """Cash handed in at the counter: the vault grows, the customer's account is credited."""
-    cash = _vault_for(rt, account_id, currency)
+    """Cash across the counter, in the account's own currency, through the branch vault."""
+    vault = _vault_for(rt, account_id, currency)
+    deposit = direction is CashDirection.DEPOSIT
     return post_one(
         rt,
         actor,
         TransferRequest(
             id=transfer_id,
-            debit_account_id=cash,
-            credit_account_id=account_id,
+            debit_account_id=vault if deposit else account_id,
+            credit_account_id=account_id if deposit else vault,
             amount=amount,
             currency=parse_currency(currency),
-            code="cash_deposit",
-            purpose=clean_purpose(purpose),
-            channel="counter",
-        ),
-    )
-
-
-def cash_withdrawal(
-    rt: Runtime,
-    actor: Actor,
-    *,
-    transfer_id: str,
-    account_id: int,
-    amount: int,
-    currency: str,
-    purpose: str | None = None,
-) -> TransferResult:
-    """Cash paid out at the counter: the customer's account is debited, the vault shrinks."""
-    cash = _vault_for(rt, account_id, currency)
-    return post_one(
-        rt,
-        actor,
-        TransferRequest(
-            id=transfer_id,
-            debit_account_id=account_id,
-            credit_account_id=cash,
-            amount=amount,
-            currency=parse_currency(currency),
-            code="cash_withdrawal",
+            code=f"cash_{direction.value}",
             purpose=clean_purpose(purpose),
             channel="counter",
         ),

@@ -114,18 +114,20 @@ def seed(rt: Runtime) -> DemoResult:
     ledger.open_account(rt, teller, customer_id=individual.id, product=Product.PERSONAL_II)
     basic = ledger.open_account(rt, teller, customer_id=company.id, product=Product.CORPORATE_BASIC)
     currency = rt.policy.currency
-    ledger.cash_deposit(
+    ledger.counter_cash(
         rt,
         teller,
+        direction=ledger.CashDirection.DEPOSIT,
         transfer_id="demo-cash-1",
         account_id=savings.id,
         amount=5_000_000,
         currency=currency,
         purpose="开户存款",
     )
-    ledger.cash_deposit(
+    ledger.counter_cash(
         rt,
         teller,
+        direction=ledger.CashDirection.DEPOSIT,
         transfer_id="demo-cash-2",
         account_id=basic.id,
         amount=100_000_000,
