@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
+from sqlalchemy.orm import Session
 
 from ebank.audit.chain import ChainedRecord, ChainReport, canonical_json, record_hash, verify_chain
 from ebank.audit.models import GENESIS_HASH, AuditHead, AuditRecord
@@ -63,7 +64,13 @@ def append(conn: Connection, entries: Sequence[AuditEntry], at: datetime) -> Non
     conn.execute(update(AuditHead).where(AuditHead.id == HEAD_ID).values(seq=seq, hash=prev))
 
 
+def record(session: Session, entry: AuditEntry, at: datetime) -> None:
+    """Append one entry in the session's transaction (the usual case for a use case)."""
+    append(session.connection(), [entry], at)
+
+
 def _lock_head(conn: Connection) -> tuple[int, str]:
+
     query = select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == HEAD_ID)
     if conn.dialect.name == "postgresql":
         query = query.with_for_update()

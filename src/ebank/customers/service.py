@@ -294,9 +294,9 @@ def _create(
             )
             customer.created_with_document_id = doc.id
             after = {**audit_state(customer), "document": _document_audit(doc)}
-            audit.append(
-                session.connection(),
-                [AuditEntry(actor, "customer.create", "customer", str(customer.id), None, after)],
+            audit.record(
+                session,
+                AuditEntry(actor, "customer.create", "customer", str(customer.id), None, after),
                 now,
             )
             return _view(customer, [doc], rt)
@@ -428,18 +428,16 @@ def add_document(
                 country=country,
                 now=now,
             )
-            audit.append(
-                session.connection(),
-                [
-                    AuditEntry(
-                        actor,
-                        "customer.document_add",
-                        "customer",
-                        str(customer.id),
-                        None,
-                        _document_audit(doc),
-                    )
-                ],
+            audit.record(
+                session,
+                AuditEntry(
+                    actor,
+                    "customer.document_add",
+                    "customer",
+                    str(customer.id),
+                    None,
+                    _document_audit(doc),
+                ),
                 now,
             )
             return _document_view(doc)
@@ -497,18 +495,16 @@ def update_kyc(
             customer.risk_rating = risk_rating
         customer.updated_at = now
         customer.version += 1
-        audit.append(
-            session.connection(),
-            [
-                AuditEntry(
-                    actor,
-                    "customer.update",
-                    "customer",
-                    str(customer.id),
-                    before,
-                    audit_state(customer),
-                )
-            ],
+        audit.record(
+            session,
+            AuditEntry(
+                actor,
+                "customer.update",
+                "customer",
+                str(customer.id),
+                before,
+                audit_state(customer),
+            ),
             now,
         )
         return _view(customer, _documents(session, customer.id), rt)

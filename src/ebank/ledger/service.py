@@ -269,13 +269,11 @@ def open_account(
             document_id=document,
             now=now,
         )
-        audit.append(
-            session.connection(),
-            [
-                AuditEntry(
-                    actor, "account.open", "account", str(account.id), None, _account_audit(account)
-                )
-            ],
+        audit.record(
+            session,
+            AuditEntry(
+                actor, "account.open", "account", str(account.id), None, _account_audit(account)
+            ),
             now,
         )
         return account_view(account)
@@ -462,18 +460,16 @@ def set_account_status(
             "frozen": "account.freeze",
             "closed": "account.close",
         }
-        audit.append(
-            session.connection(),
-            [
-                AuditEntry(
-                    actor,
-                    action[status],
-                    "account",
-                    str(account.id),
-                    before,
-                    _account_audit(account),
-                )
-            ],
+        audit.record(
+            session,
+            AuditEntry(
+                actor,
+                action[status],
+                "account",
+                str(account.id),
+                before,
+                _account_audit(account),
+            ),
             now,
         )
         return account_view(account)

@@ -131,9 +131,9 @@ def _audit(
     before: dict[str, object] | None,
     after: dict[str, object] | None,
 ) -> None:
-    audit.append(
-        session.connection(),
-        [AuditEntry(actor, action, "staff_user", str(user.id), before, after)],
+    audit.record(
+        session,
+        AuditEntry(actor, action, "staff_user", str(user.id), before, after),
         rt.clock.now(),
     )
 
@@ -231,9 +231,9 @@ def _locked() -> Locked:
 def logout(rt: Runtime, actor: Actor, session_id: int) -> None:
     with rt.db.write() as session:
         revoke_session(session, session_id, rt.clock.now(), "logout")
-        audit.append(
-            session.connection(),
-            [AuditEntry(actor, "staff.logout", "auth_session", str(session_id))],
+        audit.record(
+            session,
+            AuditEntry(actor, "staff.logout", "auth_session", str(session_id)),
             rt.clock.now(),
         )
 
