@@ -78,13 +78,24 @@ def db_upgrade() -> None:
 
 
 @app.command()
-def demo() -> None:
-    """Seed the demo bank (once; a second run changes nothing)."""
+def demo(
+    force: Annotated[
+        bool, typer.Option("--force", help="Seed even a PostgreSQL database (never production).")
+    ] = False,
+) -> None:
+    """Seed the demo bank (once; a second run changes nothing). Its staff logins share a published
+    password, so on anything but the embedded SQLite database it must be asked for with --force."""
     from ebank.migrate import upgrade
     from ebank.runtime import build_runtime
     from ebank.sim.demo import DEMO_STAFF, DEMO_STAFF_PASSWORD, seed
 
     rt = build_runtime()
+    if not rt.db.is_sqlite and not force:
+        rt.close()
+        console.print(
+            "[red]refusing to seed demo logins into a non-SQLite database; use --force[/]"
+        )
+        raise typer.Exit(2)
     try:
         upgrade(rt.db)
         result = seed(rt)

@@ -109,9 +109,18 @@ def load_or_create_keys_file(path: Path) -> FieldCipher:
     """Read the keys file, creating it (mode 0600) with fresh keys on first start."""
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        draft = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+        descriptor = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(descriptor, "w") as handle:
             json.dump(generate_keys_document(), handle, indent=2)
+            handle.flush()
+            os.fsync(handle.fileno())
+        try:  # atomic: of several processes starting together, the first one's keys win
+            os.link(draft, path)
+        except FileExistsError:
+            pass
+        finally:
+            draft.unlink()
     document = json.loads(path.read_text())
     if not isinstance(document, dict):
         raise KeyMaterialError(f"{path} does not hold a JSON object")

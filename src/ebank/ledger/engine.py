@@ -147,9 +147,10 @@ class PostingEngine:
     def _post(self, batch: list[_Submission]) -> None:
         try:
             results = self._commit(batch)
-        except Exception:
+        except Exception as exc:
             if len(batch) == 1:
-                log.exception("ledger batch failed")
+                # The type only: a traceback's SQL parameters could carry customers' data.
+                log.error("ledger batch failed: %s", type(exc).__name__)
                 batch[0].future.set_exception(_unavailable())
                 return
             for submission in batch:  # isolate the submission that breaks the batch
