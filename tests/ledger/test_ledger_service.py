@@ -164,3 +164,28 @@ def test_the_database_itself_refuses_an_overdraft(rt: Runtime) -> None:
         stored = session.get(Account, account)
         assert stored is not None
         assert stored.credits_posted - stored.debits_posted == 100
+
+
+def test_hold_post_and_reversal_in_one_submission_are_stored_consistently(rt: Runtime) -> None:
+    alice = funded_account(rt, individual(rt, 1), 10_000)
+    bob = funded_account(rt, individual(rt, 2), 0)
+    results = rt.posting.submit(
+        [
+            TransferRequest("h1", alice, bob, 3_000, "CNY", kind=TransferKind.PENDING),
+            TransferRequest("p1", kind=TransferKind.POST, pending_id="h1", amount=2_000),
+            TransferRequest("t1", alice, bob, 1_000, "CNY"),
+            TransferRequest("r1", bob, alice, 1_000, "CNY", reverses_id="t1", code="reversal"),
+        ]
+    )
+    assert [r.code for r in results] == [Code.OK] * 4
+    with rt.db.read() as session:
+        hold = session.get(PendingTransfer, "h1")
+        assert hold is not None
+        assert (hold.state, hold.resolved_by) == ("posted", "p1")
+    assert service.get_account(rt, bob).balance == 2_000
+    assert service.get_account(rt, alice).available == 8_000
+    with rt.db.snapshot() as conn:
+        from ebank.ledger.verify import verify_ledger
+
+        report = verify_ledger(conn)
+    assert report.ok, report.problems

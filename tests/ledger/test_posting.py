@@ -419,3 +419,23 @@ def test_reversals_are_not_held_to_outbound_limits() -> None:
     state = ledger(account(BANK, customer=False), account(ALICE, credits=1_000, limits=limits))
     with_original(state, run(state, move("credit", BANK, ALICE, 500))[0])
     assert codes(run(state, move("r", ALICE, BANK, None, reverses_id="credit"))) == [Code.OK]
+
+
+def test_a_transfer_can_be_reversed_in_the_batch_that_posts_it() -> None:
+    state = standard()
+    results = run(
+        state,
+        move("t1", ALICE, BOB, 1_000),
+        move("r1", BOB, ALICE, 400, reverses_id="t1", code="reversal"),
+        move("r2", BOB, ALICE, 601, reverses_id="t1", code="reversal"),
+    )
+    assert codes(results) == [Code.OK, Code.OK, Code.REVERSAL_EXCEEDS_ORIGINAL]
+    assert state.accounts[BOB].posted_balance == 600
+
+
+def test_a_hold_can_be_posted_in_the_batch_that_places_it() -> None:
+    state = standard()
+    results = run(state, hold("h1", 700), resolve("p1", "h1", TransferKind.POST, 500))
+    assert codes(results) == [Code.OK, Code.OK]
+    assert state.pendings["h1"].state == "posted"
+    assert (state.accounts[ALICE].posted_balance, state.accounts[ALICE].available) == (9_500, 9_500)

@@ -582,7 +582,11 @@ def _validate_new(
 
 
 def _reversal_amount(request: TransferRequest, state: LedgerState) -> int:
-    original = state.references.get(str(request.reverses_id))
+    # The original may have been posted from the database or earlier in this very batch.
+    original = state.references.get(str(request.reverses_id)) or state.prior_transfers.get(
+        str(request.reverses_id)
+    )
+
     if original is None:
         raise _Failure(Code.REVERSAL_TARGET_NOT_FOUND)
     if original.kind not in (TransferKind.SINGLE, TransferKind.POST) or (
