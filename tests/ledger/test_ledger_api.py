@@ -554,7 +554,7 @@ def test_interbank_payment_is_queued_then_settled(
     run = client.post(
         f"{API}/interbank/clearing-runs", headers=staff.headers(Role.SUPERVISOR)
     ).json()
-    assert run == {"settled": 1, "returned": 0}
+    assert run == {"settled": 1, "returned": 0, "failed": 0}
     assert balance(client, teller, clearing) == 0
     assert balance(client, teller, account) == 70_000
     listed = client.get(
@@ -582,7 +582,11 @@ def test_interbank_payment_returned_by_the_other_bank_comes_back(
     assert client.post(f"{API}/interbank/transfers", headers=teller, json=body).status_code == 201
     assert balance(client, teller, account) == 70_000
     run = client.post(f"{API}/interbank/clearing-runs", headers=supervisor).json()
-    assert run == {"settled": 0, "returned": 1}  # the card number fails its check digit there
+    assert run == {
+        "settled": 0,
+        "returned": 1,
+        "failed": 0,
+    }  # the card number fails its check digit there
     assert balance(client, teller, account) == 100_000
     returned = client.get(
         f"{API}/interbank/transfers", headers=teller, params={"status": "returned"}
@@ -593,6 +597,7 @@ def test_interbank_payment_returned_by_the_other_bank_comes_back(
     assert client.post(f"{API}/interbank/clearing-runs", headers=supervisor).json() == {
         "settled": 0,
         "returned": 0,
+        "failed": 0,
     }
 
 
@@ -632,3 +637,48 @@ def test_ledger_verification_catches_a_tampered_balance(
     assert report["ok"] is False
     assert any(f"account {account}" in problem for problem in report["problems"])
     assert any("posted debits" in problem for problem in report["problems"])
+
+
+def test_a_payment_to_another_bank_is_not_reversed_by_hand(
+    client: TestClient, rt: Runtime, teller: dict[str, str], supervisor: dict[str, str]
+) -> None:
+    account = funded_account(rt, individual(rt, 1), 100_000)
+    body = {
+        "id": "ib-1",
+        "account_id": account,
+        "amount": 1_000,
+        "currency": "CNY",
+        "payee_bank": "ICBC",
+        "payee_account": "6222021234567890128",
+        "payee_name": "王五",
+    }
+    assert client.post(f"{API}/interbank/transfers", headers=teller, json=body).status_code == 201
+    refused = client.post(f"{API}/transfers/ib-1/reversals", headers=supervisor, json={"id": "rev"})
+    assert refused.status_code == 409
+    assert refused.json()["code"] == "reversal_through_clearing"
+    assert client.post(f"{API}/interbank/clearing-runs", headers=supervisor).json()["settled"] == 1
+    assert balance(client, teller, account) == 99_000
+    assert balance(client, teller, internal_account_id(rt, Product.CLEARING)) == 0
+
+
+def test_ids_reserved_for_the_bank_are_refused(
+    client: TestClient, rt: Runtime, teller: dict[str, str]
+) -> None:
+    account = funded_account(rt, individual(rt, 1), 0)
+    body = {"id": "sys:settle:1", "account_id": account, "amount": 100, "currency": "CNY"}
+    response = client.post(f"{API}/cash/deposits", headers=teller, json=body)
+    assert response.status_code == 422
+    assert response.json()["code"] == "invalid_transfer_id"
+
+
+@pytest.mark.parametrize(
+    ("date_from", "date_to"), [("9999-12-30", "9999-12-31"), ("0001-01-01", "0001-01-31")]
+)
+def test_statement_dates_out_of_range_are_refused(
+    client: TestClient, rt: Runtime, teller: dict[str, str], date_from: str, date_to: str
+) -> None:
+    account = funded_account(rt, individual(rt, 1), 0)
+    params = {"from": date_from, "to": date_to}
+    response = client.get(f"{API}/accounts/{account}/statement", headers=teller, params=params)
+    assert response.status_code == 422
+    assert response.json()["code"] == "invalid_date_range"

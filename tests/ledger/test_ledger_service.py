@@ -189,3 +189,38 @@ def test_hold_post_and_reversal_in_one_submission_are_stored_consistently(rt: Ru
 
         report = verify_ledger(conn)
     assert report.ok, report.problems
+
+
+def test_one_stuck_item_does_not_hold_up_the_clearing_queue(rt: Runtime) -> None:
+    account = funded_account(rt, individual(rt, 1), 5_000)
+    for n, payee in enumerate(["6222021234567890128", "6222021234567890219"]):
+        send_to_other_bank(
+            rt,
+            SYSTEM,
+            transfer_id=f"ib-{n}",
+            account_id=account,
+            amount=1_000,
+            currency="CNY",
+            payee_bank="ABC",
+            payee_account=payee,
+            payee_name="王五",
+        )
+
+    class Flaky(SimulatedCounterparty):
+        def decide(self, payee_bank: str, payee_account: str, payee_name: str) -> str | None:
+            if payee_account.endswith("128"):
+                raise ConnectionError("the other bank did not answer")
+            return None
+
+    run = run_clearing(rt, Flaky())
+    assert (run.settled, run.returned, run.failed) == (1, 0, 1)
+    later = run_clearing(rt, SimulatedCounterparty())
+    assert (later.settled, later.failed) == (1, 0)
+
+
+def test_a_stopped_engine_refuses_new_work_instead_of_leaving_it_waiting(rt: Runtime) -> None:
+    engine = rt.posting
+    engine.stop()
+    late = engine.submit_async([TransferRequest("late", 1, 2, 1, "CNY")])
+    with pytest.raises(Exception, match="shutting down"):
+        late.result(5)

@@ -439,3 +439,33 @@ def test_a_hold_can_be_posted_in_the_batch_that_places_it() -> None:
     assert codes(results) == [Code.OK, Code.OK]
     assert state.pendings["h1"].state == "posted"
     assert (state.accounts[ALICE].posted_balance, state.accounts[ALICE].available) == (9_500, 9_500)
+
+
+def test_a_failed_chain_leaves_a_hold_placed_earlier_in_the_batch_untouched() -> None:
+    state = standard()
+    changes = apply_batch(
+        [
+            [
+                hold("h1", 100),
+                TransferRequest(id="p1", kind=TransferKind.POST, pending_id="h1", linked=True),
+                move("big", ALICE, BOB, 1_000_000),
+            ]
+        ],
+        state,
+        now=NOW,
+        zone=ZONE,
+    )
+    assert codes(changes.results) == [Code.OK, Code.LINKED_EVENT_FAILED, Code.INSUFFICIENT_FUNDS]
+    [written] = changes.new_pendings
+    assert (written.state, written.resolved_by) == ("pending", None)
+    assert state.accounts[ALICE].debits_pending == 100
+    assert codes(run(state, resolve("v1", "h1", TransferKind.VOID))) == [Code.OK]
+
+
+def test_an_already_posted_id_in_a_failing_chain_reports_its_first_outcome() -> None:
+    state = standard()
+    run(state, move("t1", ALICE, BOB, 10, linked=True), move("t0", ALICE, BOB, 10))
+    results = run(state, move("t1", ALICE, BOB, 10, linked=True), move("t2", ALICE, BOB, 10**9))
+
+    assert codes(results) == [Code.OK, Code.INSUFFICIENT_FUNDS]
+    assert results[0].repeated

@@ -222,3 +222,22 @@ def test_concurrent_wrong_passwords_all_count_towards_the_lock(
     with pytest.raises(DomainError) as refused:
         service.login(rt, username="alice", password=STAFF_PASSWORD, user_agent=None)
     assert refused.value.code == "account_locked"
+
+
+def test_a_locked_account_reveals_its_lock_only_to_the_right_password_and_keeps_its_session(
+    client: TestClient, staff: StaffLogins
+) -> None:
+    headers = staff.headers(Role.TELLER)  # the teller is logged in and working
+    for _ in range(5):
+        client.post(
+            "/api/v1/staff/sessions", json={"username": "teller1", "password": "not-the-password-1"}
+        )
+    wrong = client.post(
+        "/api/v1/staff/sessions", json={"username": "teller1", "password": "still-not-it-22"}
+    )
+    assert (wrong.status_code, wrong.json()["code"]) == (401, "invalid_credentials")
+    right = client.post(
+        "/api/v1/staff/sessions", json={"username": "teller1", "password": STAFF_PASSWORD}
+    )
+    assert (right.status_code, right.json()["code"]) == (423, "account_locked")
+    assert client.get("/api/v1/staff/me", headers=headers).status_code == 200

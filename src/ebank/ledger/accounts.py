@@ -51,7 +51,8 @@ PRODUCTS: dict[Product, ProductRules] = {
     Product.CASH: ProductRules("internal", "debit", False, True, None),
     Product.SUSPENSE: ProductRules("internal", "credit", False, False, None),
     Product.COMPENSATION_FUND: ProductRules("internal", "credit", True, False, None),
-    Product.CLEARING: ProductRules("internal", "credit", False, False, None),
+    # What the bank owes other banks: settling or returning more than was sent is impossible.
+    Product.CLEARING: ProductRules("internal", "credit", True, False, None),
     Product.SETTLEMENT: ProductRules("internal", "debit", False, False, None),
     Product.FEE_INCOME: ProductRules("internal", "credit", False, False, None),
     Product.RECOVERY_RECEIVABLE: ProductRules("internal", "debit", False, False, None),

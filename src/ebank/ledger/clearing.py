@@ -4,6 +4,7 @@ reversal back to the customer, or to suspense if the customer's account is close
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -23,6 +24,7 @@ from ebank.ledger.accounts import Product
 from ebank.ledger.models import OutboundTransfer
 from ebank.ledger.posting import TransferRequest, TransferResult
 from ebank.ledger.service import (
+    SYSTEM_ID_PREFIX,
     check_request,
     clean_purpose,
     internal_account_id,
@@ -32,6 +34,7 @@ from ebank.ledger.service import (
 from ebank.ledger.writer import post_batch
 from ebank.runtime import Runtime
 
+log = logging.getLogger(__name__)
 PAYEE_ACCOUNT = re.compile(r"^\d{8,32}$")
 PAYEE_ACCOUNT_PURPOSE = "payee.account"
 PAYEE_NAME_PURPOSE = "payee.name"
@@ -118,6 +121,7 @@ def send_to_other_bank(
     queued: list[OutboundView] = []
 
     def enqueue(conn: Connection, results: list[TransferResult]) -> None:
+        queued.clear()  # a retried transaction starts again
         result = results[0]
         if not result.ok:
             return
@@ -183,6 +187,7 @@ class SimulatedCounterparty:
 class ClearingRun:
     settled: int
     returned: int
+    failed: int = 0
 
 
 def run_clearing(
@@ -198,12 +203,17 @@ def run_clearing(
                 .limit(limit)
             ).scalars()
         )
-    settled = returned = 0
+    settled = returned = failed = 0
     for outbound_id in queued_ids:
-        outcome = _clear_one(rt, counterparty, actor, outbound_id)
+        try:
+            outcome = _clear_one(rt, counterparty, actor, outbound_id)
+        except Exception as exc:  # one stuck item must not hold up the rest of the queue
+            log.error("clearing item %s failed: %s", outbound_id, type(exc).__name__)
+            failed += 1
+            continue
         settled += outcome == "settled"
         returned += outcome == "returned"
-    return ClearingRun(settled, returned)
+    return ClearingRun(settled, returned, failed)
 
 
 def _clear_one(
@@ -265,7 +275,7 @@ def _settlement(
     rt: Runtime, item: OutboundTransfer, clearing: int, actor: Actor
 ) -> TransferRequest:
     return TransferRequest(
-        id=f"settle-{item.transfer_id}"[:64],
+        id=f"{SYSTEM_ID_PREFIX}settle:{item.id}",
         debit_account_id=clearing,
         credit_account_id=internal_account_id(rt, Product.SETTLEMENT, item.currency),
         amount=item.amount,
@@ -279,7 +289,7 @@ def _settlement(
 
 def _return(item: OutboundTransfer, clearing: int, actor: Actor) -> TransferRequest:
     return TransferRequest(
-        id=f"return-{item.transfer_id}"[:64],
+        id=f"{SYSTEM_ID_PREFIX}return:{item.id}",
         debit_account_id=clearing,
         credit_account_id=item.account_id,
         amount=item.amount,
@@ -296,7 +306,7 @@ def _return_to_suspense(
     rt: Runtime, item: OutboundTransfer, clearing: int, actor: Actor
 ) -> TransferRequest:
     return TransferRequest(
-        id=f"suspense-{item.transfer_id}"[:64],
+        id=f"{SYSTEM_ID_PREFIX}suspense:{item.id}",
         debit_account_id=clearing,
         credit_account_id=internal_account_id(rt, Product.SUSPENSE, item.currency),
         amount=item.amount,

@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -83,6 +84,13 @@ class PostingEngine:
         for thread in self._threads:
             thread.join(timeout)
         self._threads = []
+        while True:  # whatever slipped in behind the stop mark is refused, not left waiting
+            try:
+                left = self._queue.get_nowait()
+            except queue.Empty:
+                return
+            if left is not None:
+                _fail(left, _stopping())
 
     def submit(
         self,
@@ -96,7 +104,14 @@ class PostingEngine:
         """Post ``requests`` and return once durably committed. Each transfer posted or refused
         is audited in ``actor``'s name; ``audit`` adds entries of the caller's own."""
         future = self.submit_async(requests, actor=actor, audit=audit, after_post=after_post)
-        return future.result(timeout)
+        try:
+            return future.result(timeout)
+        except FutureTimeout as exc:
+            # The batch may still commit: the same ids, sent again, return its outcome.
+            raise EngineStopped(
+                "ledger_busy",
+                "The ledger is taking longer than usual; send the same request again.",
+            ) from exc
 
     def submit_async(
         self,
@@ -108,9 +123,7 @@ class PostingEngine:
     ) -> Future[list[TransferResult]]:
         submission = _Submission(list(requests), actor, audit, after_post)
         if self._stopping.is_set():
-            submission.future.set_exception(
-                EngineStopped("service_stopping", "The service is shutting down; try again.")
-            )
+            _fail(submission, _stopping())
             return submission.future
         self._queue.put(submission)
         return submission.future
@@ -151,7 +164,7 @@ class PostingEngine:
             if len(batch) == 1:
                 # The type only: a traceback's SQL parameters could carry customers' data.
                 log.error("ledger batch failed: %s", type(exc).__name__)
-                batch[0].future.set_exception(_unavailable())
+                _fail(batch[0], _unavailable())
                 return
             for submission in batch:  # isolate the submission that breaks the batch
                 self._post([submission])
@@ -159,7 +172,8 @@ class PostingEngine:
         self.batches += 1
         for submission, own in zip(batch, results, strict=True):
             self.requests += len(own)
-            submission.future.set_result(own)
+            if submission.future.set_running_or_notify_cancel():
+                submission.future.set_result(own)
 
     def _commit(self, batch: list[_Submission]) -> list[list[TransferResult]]:
         groups = [submission.requests for submission in batch]
@@ -203,6 +217,15 @@ def _is_transient(exc: DBAPIError) -> bool:
         return True
     message = str(exc.orig).lower() if exc.orig is not None else ""
     return "database is locked" in message or "database is busy" in message
+
+
+def _fail(submission: _Submission, error: Exception) -> None:
+    if submission.future.set_running_or_notify_cancel():
+        submission.future.set_exception(error)
+
+
+def _stopping() -> DomainError:
+    return EngineStopped("service_stopping", "The service is shutting down; try again.")
 
 
 def _unavailable() -> DomainError:

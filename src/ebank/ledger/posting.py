@@ -383,8 +383,12 @@ class _Undo:
         for transfer_id, pending in self.pendings.items():
             if pending is None:
                 self.state.pendings.pop(transfer_id, None)
-            else:
-                self.state.pendings[transfer_id] = pending
+                continue
+            # Put the saved fields back onto the same object: a hold placed earlier in this batch
+            # is also referenced from the batch's list of new holds, which is what gets written.
+            live = self.state.pendings[transfer_id]
+            for name in ("state", "resolved_at", "resolved_by"):
+                setattr(live, name, getattr(pending, name))
         for original_id, amount in self.reversed.items():
             if amount is None:
                 self.state.reversed_amounts.pop(original_id, None)
@@ -469,8 +473,8 @@ def _record_failure(
     changes: BatchChanges,
 ) -> None:
     repeat = _repeat_outcome(request, state)
-    if repeat is not None:  # the id already has an outcome of its own: never overwrite it
-        changes.results.append(TransferResult(request.id, code) if repeat.ok else repeat)
+    if repeat is not None:  # the id already has an outcome of its own: report it, never overwrite
+        changes.results.append(repeat)
         return
     state.prior_rejections[request.id] = PriorRejection(request.id, request.body_hash(), code.value)
     changes.rejected.append(

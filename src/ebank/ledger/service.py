@@ -44,6 +44,12 @@ from ebank.ledger.posting import (
 from ebank.runtime import Runtime
 
 ACCOUNT_NUMBER_PURPOSE = "account.number"
+# Transfers that belong to inter-bank clearing: their corrections come from the other bank.
+CLEARED_CODES = frozenset({"interbank_out", "interbank_settle", "interbank_return"})
+# Ids the bank derives for its own postings (clearing outcomes…); clients may not use them.
+SYSTEM_ID_PREFIX = "sys:"
+STATEMENT_YEARS = (1900, 2999)
+
 TRANSFER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")
 CHANNELS = frozenset({"counter", "online", "mobile", "phone", "tv", "atm", "system", "api"})
 
@@ -560,10 +566,11 @@ def refusal(result: TransferResult) -> TransferRefused:
 
 def check_request(request: TransferRequest) -> None:
     """Shape checks that need no data: they fail before anything is recorded."""
-    if not TRANSFER_ID.match(request.id):
+    if not TRANSFER_ID.match(request.id) or request.id.startswith(SYSTEM_ID_PREFIX):
         raise Unprocessable(
             "invalid_transfer_id",
-            "A transfer id is 1-64 letters, digits, '.', '_', ':' or '-'.",
+            "A transfer id is 1-64 letters, digits, '.', '_', ':' or '-', not starting with "
+            "'sys:' (a UUID works well).",
             field="id",
         )
     if request.amount is not None and (
@@ -683,6 +690,12 @@ def reverse_transfer(
         raise NotFound(
             "reversal_target_not_found", "No such transfer to reverse.", field="reverses_id"
         )
+    if original.code in CLEARED_CODES:
+        raise Conflict(
+            "reversal_through_clearing",
+            "A payment to another bank comes back only through clearing (a return or a recall).",
+            field="reverses_id",
+        )
     return post_one(
         rt,
         actor,
@@ -797,6 +810,15 @@ def statement(
         raise Unprocessable(
             "invalid_date_range", "The end date is before the start date.", field="to"
         )
+    if date_from.year < STATEMENT_YEARS[0] or date_to.year > STATEMENT_YEARS[1]:
+        raise Unprocessable(
+            "invalid_date_range",
+            "Statements cover the years {first} to {last}.",
+            field="from" if date_from.year < STATEMENT_YEARS[0] else "to",
+            first=STATEMENT_YEARS[0],
+            last=STATEMENT_YEARS[1],
+        )
+
     zone = rt.policy.zone
     start = datetime.combine(date_from, time.min, zone)
     end = datetime.combine(date_to + timedelta(days=1), time.min, zone)

@@ -199,7 +199,8 @@ def _load_state(
     for stored in references.values():
         account_ids.update((stored.debit_account_id, stored.credit_account_id))
     accounts = lock_accounts(conn, account_ids, policy)
-    pending_ids = {r.pending_id for r in requests if r.pending_id}
+    # Only holds read before the locks: a hold committed since names accounts not locked here.
+    pending_ids = {r.pending_id for r in requests if r.pending_id in references}
     return LedgerState(
         accounts=accounts,
         pendings=load_pendings(conn, {str(p) for p in pending_ids}, policy),

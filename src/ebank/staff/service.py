@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -145,66 +145,75 @@ class LoginResult:
 
 
 def login(rt: Runtime, *, username: str, password: str, user_agent: str | None) -> LoginResult:
-    """Password login. The error never says whether the user name or the password was wrong;
-    the last attempt before the lock is announced, and the lock holds until an administrator lifts it."""
-    policy = rt.policy.staff
+    """Password login. The error never says whether the user name or the password was wrong, and
+    a locked or disabled account says so only to the right password; the last attempt before the
+    lock is announced, and the lock holds until an administrator lifts it.
+
+    The slow password hash is checked outside any transaction (a flood of attempts must not hold
+    the database's write lock); the outcome is then recorded under the user's row lock."""
+    name = username.strip().lower()
+    with rt.db.read() as session:
+        known_hash = session.execute(
+            select(StaffUser.password_hash).where(StaffUser.username == name)
+        ).scalar_one_or_none()
+    password_ok = verify_password(known_hash, password)
     now = rt.clock.now()
-    failure: Exception | None = None
     with rt.db.write() as session:
         user = session.execute(
-            select(StaffUser)
-            .where(StaffUser.username == username.strip().lower())
-            .with_for_update()
+            select(StaffUser).where(StaffUser.username == name).with_for_update()
         ).scalar_one_or_none()
-        password_ok = verify_password(user.password_hash if user else None, password)
-        if user is None:
-            failure = _invalid_credentials()
+        if user is None or user.password_hash != known_hash:  # unknown, or changed meanwhile
+            failure: Exception = _invalid_credentials()
+        elif not password_ok:
+            failure = _count_failure(session, rt, user, now)
         elif user.status != "active":
             failure = Locked("account_disabled", "This account is disabled. Ask an administrator.")
         elif user.locked_at is not None:
             failure = _locked()
-        elif not password_ok:
-            before = _audit_state(user)
-            user.failed_logins += 1
-            user.updated_at = now
-            remaining = policy.max_failed_logins - user.failed_logins
-            if remaining <= 0:
-                user.locked_at = now
-                failure = _locked()
-                _audit(
-                    session,
-                    rt,
-                    _self(user),
-                    "staff.locked",
-                    user,
-                    before=before,
-                    after=_audit_state(user),
-                )
-            else:
-                failure = _invalid_credentials(remaining)
         else:
-            user.failed_logins = 0
-            issued = open_session(
-                session,
-                principal_kind="staff",
-                principal_id=user.id,
-                role=user.role,
-                now=now,
-                idle_timeout=timedelta(minutes=policy.session_idle_minutes),
-                lifetime=timedelta(hours=policy.session_max_hours),
-                user_agent=user_agent,
-            )
-            _audit(
-                session,
-                rt,
-                _self(user),
-                "staff.login",
-                user,
-                before=None,
-                after={"session": issued.session_id},
-            )
-            return LoginResult(_view(user), issued)
+            return LoginResult(_view(user), _open(session, rt, user, now, user_agent))
     raise failure
+
+
+def _count_failure(session: Session, rt: Runtime, user: StaffUser, now: datetime) -> Exception:
+    if user.status != "active" or user.locked_at is not None:
+        return _invalid_credentials()  # nothing to count, nothing to reveal
+    before = _audit_state(user)
+    user.failed_logins += 1
+    user.updated_at = now
+    remaining = rt.policy.staff.max_failed_logins - user.failed_logins
+    if remaining > 0:
+        return _invalid_credentials(remaining)
+    user.locked_at = now
+    _audit(session, rt, _self(user), "staff.locked", user, before=before, after=_audit_state(user))
+    return _locked()
+
+
+def _open(
+    session: Session, rt: Runtime, user: StaffUser, now: datetime, user_agent: str | None
+) -> IssuedSession:
+    policy = rt.policy.staff
+    user.failed_logins = 0
+    issued = open_session(
+        session,
+        principal_kind="staff",
+        principal_id=user.id,
+        role=user.role,
+        now=now,
+        idle_timeout=timedelta(minutes=policy.session_idle_minutes),
+        lifetime=timedelta(hours=policy.session_max_hours),
+        user_agent=user_agent,
+    )
+    _audit(
+        session,
+        rt,
+        _self(user),
+        "staff.login",
+        user,
+        before=None,
+        after={"session": issued.session_id},
+    )
+    return issued
 
 
 def _self(user: StaffUser) -> Actor:

@@ -45,10 +45,11 @@ def _currency(value: Any) -> str:
 
 
 def _transfer_id(value: Any) -> str:
-    if not isinstance(value, str) or not _TRANSFER_ID.match(value):
+    if not isinstance(value, str) or not _TRANSFER_ID.match(value) or value.startswith("sys:"):
         raise field_error(
             "invalid_transfer_id",
-            "A transfer id is 1-64 letters, digits, '.', '_', ':' or '-' (a UUID works well).",
+            "A transfer id is 1-64 letters, digits, '.', '_', ':' or '-', not starting with "
+            "'sys:' (a UUID works well).",
         )
     return value
 

@@ -97,7 +97,9 @@ def _resolve_staff(
         user = session.execute(
             select(StaffUser).where(StaffUser.id == active.principal_id)
         ).scalar_one_or_none()
-        if user is None or user.status != "active" or user.locked_at is not None:
+        # A lock (failed logins) stops new logins, not the owner's open session: otherwise anyone
+        # could end any colleague's work by typing five wrong passwords. Disabling ends both.
+        if user is None or user.status != "active":
             raise _not_authenticated()
         if check_csrf and not active.csrf_matches(csrf):
             raise Forbidden("csrf_failed", "The form has expired; reload the page and try again.")
