@@ -36,6 +36,32 @@ def balance(client: TestClient, headers: dict[str, str], account_id: int) -> int
     return int(response.json()["balance"])
 
 
+def transfer(
+    client: TestClient,
+    headers: dict[str, str],
+    transfer_id: str,
+    debit: int,
+    credit: int,
+    amount: int,
+) -> dict[str, Any]:
+    """Post one transfer through the batch endpoint; its result."""
+    body = {
+        "transfers": [
+            {
+                "id": transfer_id,
+                "debit_account_id": debit,
+                "credit_account_id": credit,
+                "amount": amount,
+                "currency": "CNY",
+            }
+        ]
+    }
+    response = client.post(f"{API}/transfers", headers=headers, json=body)
+    assert response.status_code == 200, response.text
+    result: dict[str, Any] = response.json()["results"][0]
+    return result
+
+
 @pytest.fixture
 def teller(staff: StaffLogins) -> dict[str, str]:
     return staff.headers(Role.TELLER)
@@ -376,17 +402,7 @@ def test_freeze_refuses_debits_and_close_needs_an_empty_account(
         f"{API}/accounts/{account}/freeze", headers=supervisor, json={"reason": "court order"}
     )
     assert frozen.json()["status"] == "frozen"
-    pay = {
-        "id": "p1",
-        "debit_account_id": account,
-        "credit_account_id": other,
-        "amount": 1,
-        "currency": "CNY",
-    }
-    result = client.post(f"{API}/transfers", headers=supervisor, json={"transfers": [pay]}).json()[
-        "results"
-    ][0]
-    assert result["result"] == "account_frozen"
+    assert transfer(client, supervisor, "p1", account, other, 1)["result"] == "account_frozen"
     refused = client.post(f"{API}/accounts/{account}/freeze", headers=teller, json={"reason": "x"})
     assert refused.status_code == 403
     client.post(
@@ -397,29 +413,12 @@ def test_freeze_refuses_debits_and_close_needs_an_empty_account(
     )
     assert not_empty.status_code == 409
     assert not_empty.json()["code"] == "account_not_empty"
-    move = {
-        "id": "p2",
-        "debit_account_id": account,
-        "credit_account_id": other,
-        "amount": 1_000,
-        "currency": "CNY",
-    }
-    client.post(f"{API}/transfers", headers=supervisor, json={"transfers": [move]})
+    assert transfer(client, supervisor, "p2", account, other, 1_000)["result"] == "ok"
     closed = client.post(
         f"{API}/accounts/{account}/close", headers=supervisor, json={"reason": "customer request"}
     )
     assert closed.json()["status"] == "closed"
-    back = {
-        "id": "p3",
-        "debit_account_id": other,
-        "credit_account_id": account,
-        "amount": 1,
-        "currency": "CNY",
-    }
-    result = client.post(f"{API}/transfers", headers=supervisor, json={"transfers": [back]}).json()[
-        "results"
-    ][0]
-    assert result["result"] == "account_closed"
+    assert transfer(client, supervisor, "p3", other, account, 1)["result"] == "account_closed"
     empty_reason = client.post(
         f"{API}/accounts/{other}/freeze", headers=supervisor, json={"reason": "  "}
     )
@@ -434,26 +433,8 @@ def test_class_ii_account_daily_limit_comes_from_the_policy(
     account = funded_account(rt, individual(rt, 1), 2_000_000, Product.PERSONAL_II)
     other = funded_account(rt, individual(rt, 2), 0)
 
-    def pay(transfer_id: str, amount: int) -> str:
-        body = {
-            "transfers": [
-                {
-                    "id": transfer_id,
-                    "debit_account_id": account,
-                    "credit_account_id": other,
-                    "amount": amount,
-                    "currency": "CNY",
-                }
-            ]
-        }
-        return str(
-            client.post(f"{API}/transfers", headers=supervisor, json=body).json()["results"][0][
-                "result"
-            ]
-        )
-
-    assert pay("a", limit) == "ok"
-    assert pay("b", 1) == "daily_limit_exceeded"
+    assert transfer(client, supervisor, "a", account, other, limit)["result"] == "ok"
+    assert transfer(client, supervisor, "b", account, other, 1)["result"] == "daily_limit_exceeded"
 
 
 def test_statement_shows_running_balance_and_opening_balance(
