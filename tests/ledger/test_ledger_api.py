@@ -40,11 +40,11 @@ def transfer(
     client: TestClient,
     headers: dict[str, str],
     transfer_id: str,
-    debit: int,
-    credit: int,
+    accounts: tuple[int, int],
     amount: int,
 ) -> dict[str, Any]:
-    """Post one transfer through the batch endpoint; its result."""
+    """Post one transfer (debit, credit) through the batch endpoint; its result."""
+    debit, credit = accounts
     body = {
         "transfers": [
             {
@@ -402,7 +402,7 @@ def test_freeze_refuses_debits_and_close_needs_an_empty_account(
         f"{API}/accounts/{account}/freeze", headers=supervisor, json={"reason": "court order"}
     )
     assert frozen.json()["status"] == "frozen"
-    assert transfer(client, supervisor, "p1", account, other, 1)["result"] == "account_frozen"
+    assert transfer(client, supervisor, "p1", (account, other), 1)["result"] == "account_frozen"
     refused = client.post(f"{API}/accounts/{account}/freeze", headers=teller, json={"reason": "x"})
     assert refused.status_code == 403
     client.post(
@@ -413,12 +413,12 @@ def test_freeze_refuses_debits_and_close_needs_an_empty_account(
     )
     assert not_empty.status_code == 409
     assert not_empty.json()["code"] == "account_not_empty"
-    assert transfer(client, supervisor, "p2", account, other, 1_000)["result"] == "ok"
+    assert transfer(client, supervisor, "p2", (account, other), 1_000)["result"] == "ok"
     closed = client.post(
         f"{API}/accounts/{account}/close", headers=supervisor, json={"reason": "customer request"}
     )
     assert closed.json()["status"] == "closed"
-    assert transfer(client, supervisor, "p3", other, account, 1)["result"] == "account_closed"
+    assert transfer(client, supervisor, "p3", (other, account), 1)["result"] == "account_closed"
     empty_reason = client.post(
         f"{API}/accounts/{other}/freeze", headers=supervisor, json={"reason": "  "}
     )
@@ -433,8 +433,10 @@ def test_class_ii_account_daily_limit_comes_from_the_policy(
     account = funded_account(rt, individual(rt, 1), 2_000_000, Product.PERSONAL_II)
     other = funded_account(rt, individual(rt, 2), 0)
 
-    assert transfer(client, supervisor, "a", account, other, limit)["result"] == "ok"
-    assert transfer(client, supervisor, "b", account, other, 1)["result"] == "daily_limit_exceeded"
+    assert transfer(client, supervisor, "a", (account, other), limit)["result"] == "ok"
+    assert (
+        transfer(client, supervisor, "b", (account, other), 1)["result"] == "daily_limit_exceeded"
+    )
 
 
 def test_statement_shows_running_balance_and_opening_balance(
