@@ -112,3 +112,33 @@ def test_bad_tokens_are_refused(client: TestClient, header: str) -> None:
     response = client.get("/api/v1/staff/me", headers={"Authorization": header})
     assert response.status_code == 401
     assert response.json()["code"] == "not_authenticated"
+
+
+def test_a_customer_session_is_refused_on_every_staff_route(client: TestClient, rt: Any) -> None:
+    """Customers will log in with the online-banking capability; their sessions must never open
+    a staff route, whatever the route."""
+    from datetime import timedelta
+
+    from ebank.auth.sessions import open_session
+
+    with rt.db.write() as session:
+        issued = open_session(
+            session,
+            principal_kind="customer",
+            principal_id=1,
+            role=None,
+            now=rt.clock.now(),
+            idle_timeout=timedelta(minutes=5),
+            lifetime=timedelta(hours=1),
+            user_agent="test",
+        )
+    headers = {"Authorization": f"Bearer {issued.token}"}
+    checked = 0
+    for method, path, _ in api_routes(client):
+        if (method, path) in PUBLIC:
+            continue
+        response = _call(client, method, path, headers)
+        assert response.status_code == 403, (method, path, response.text)
+        assert response.json()["code"] == "staff_only"
+        checked += 1
+    assert checked > 20
