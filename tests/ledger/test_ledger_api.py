@@ -62,6 +62,20 @@ def transfer(
     return result
 
 
+def interbank_body(
+    transfer_id: str, account: int, amount: int, bank: str, payee_account: str
+) -> dict[str, Any]:
+    return {
+        "id": transfer_id,
+        "account_id": account,
+        "amount": amount,
+        "currency": "CNY",
+        "payee_bank": bank,
+        "payee_account": payee_account,
+        "payee_name": "王五",
+    }
+
+
 @pytest.fixture
 def teller(staff: StaffLogins) -> dict[str, str]:
     return staff.headers(Role.TELLER)
@@ -516,15 +530,7 @@ def test_interbank_payment_is_queued_then_settled(
 ) -> None:
     account = funded_account(rt, individual(rt, 1), 100_000)
     clearing = internal_account_id(rt, Product.CLEARING)
-    body = {
-        "id": "ib-1",
-        "account_id": account,
-        "amount": 30_000,
-        "currency": "CNY",
-        "payee_bank": "ICBC",
-        "payee_account": "6222021234567890128",
-        "payee_name": "王五",
-    }
+    body = interbank_body("ib-1", account, 30_000, "ICBC", "6222021234567890128")
     response = client.post(f"{API}/interbank/transfers", headers=teller, json=body)
     assert response.status_code == 201, response.text
     outbound = response.json()["outbound"]
@@ -553,15 +559,7 @@ def test_interbank_payment_returned_by_the_other_bank_comes_back(
     client: TestClient, rt: Runtime, teller: dict[str, str], supervisor: dict[str, str]
 ) -> None:
     account = funded_account(rt, individual(rt, 1), 100_000)
-    body = {
-        "id": "ib-1",
-        "account_id": account,
-        "amount": 30_000,
-        "currency": "CNY",
-        "payee_bank": "ABC",
-        "payee_account": "6222021234567890123",
-        "payee_name": "王五",
-    }
+    body = interbank_body("ib-1", account, 30_000, "ABC", "6222021234567890123")
     assert client.post(f"{API}/interbank/transfers", headers=teller, json=body).status_code == 201
     assert balance(client, teller, account) == 70_000
     run = client.post(f"{API}/interbank/clearing-runs", headers=supervisor).json()
@@ -588,15 +586,7 @@ def test_interbank_bad_payee_is_refused(
     client: TestClient, rt: Runtime, teller: dict[str, str]
 ) -> None:
     account = funded_account(rt, individual(rt, 1), 100_000)
-    body = {
-        "id": "ib-1",
-        "account_id": account,
-        "amount": 3,
-        "currency": "CNY",
-        "payee_bank": "ABC",
-        "payee_account": "12ab",
-        "payee_name": "王五",
-    }
+    body = interbank_body("ib-1", account, 3, "ABC", "12ab")
     before = counts(rt)
     response = client.post(f"{API}/interbank/transfers", headers=teller, json=body)
     assert response.json()["code"] == "invalid_payee_account"
@@ -626,15 +616,7 @@ def test_a_payment_to_another_bank_is_not_reversed_by_hand(
     client: TestClient, rt: Runtime, teller: dict[str, str], supervisor: dict[str, str]
 ) -> None:
     account = funded_account(rt, individual(rt, 1), 100_000)
-    body = {
-        "id": "ib-1",
-        "account_id": account,
-        "amount": 1_000,
-        "currency": "CNY",
-        "payee_bank": "ICBC",
-        "payee_account": "6222021234567890128",
-        "payee_name": "王五",
-    }
+    body = interbank_body("ib-1", account, 1_000, "ICBC", "6222021234567890128")
     assert client.post(f"{API}/interbank/transfers", headers=teller, json=body).status_code == 201
     refused = client.post(f"{API}/transfers/ib-1/reversals", headers=supervisor, json={"id": "rev"})
     assert refused.status_code == 409

@@ -25,6 +25,23 @@ from ebank.runtime import Runtime
 from ebank.sim.demo import DEMO_STAFF, seed
 
 
+def send(
+    rt: Runtime, transfer_id: str, account: int, amount: int, *, payee: tuple[str, str]
+) -> None:
+    """A counter payment to another bank, queued for clearing."""
+    send_to_other_bank(
+        rt,
+        SYSTEM,
+        transfer_id=transfer_id,
+        account_id=account,
+        amount=amount,
+        currency="CNY",
+        payee_bank="ABC",
+        payee_account=payee[0],
+        payee_name=payee[1],
+    )
+
+
 def available(rt: Runtime, account_id: int) -> int:
     return service.get_account(rt, account_id).available
 
@@ -64,17 +81,7 @@ def test_a_submission_that_breaks_its_batch_fails_alone(rt: Runtime) -> None:
 
 def test_returned_payment_to_a_closed_account_goes_to_suspense(rt: Runtime) -> None:
     account = funded_account(rt, individual(rt, 1), 5_000)
-    send_to_other_bank(
-        rt,
-        SYSTEM,
-        transfer_id="ib-1",
-        account_id=account,
-        amount=5_000,
-        currency="CNY",
-        payee_bank="ABC",
-        payee_account="6222021234567890128",
-        payee_name="王五",
-    )
+    send(rt, "ib-1", account, 5_000, payee=("6222021234567890128", "王五"))
     service.set_account_status(rt, SYSTEM, account, status="closed", reason="customer left")
     run = run_clearing(rt, SimulatedCounterparty(closed_accounts={"6222021234567890128"}))
     assert (run.settled, run.returned) == (0, 1)
@@ -88,17 +95,7 @@ def test_returned_payment_to_a_closed_account_goes_to_suspense(rt: Runtime) -> N
 def test_counterparty_checks_the_payee_name_it_knows(rt: Runtime) -> None:
     account = funded_account(rt, individual(rt, 1), 5_000)
     for n, name in enumerate(["王五", "赵六"]):
-        send_to_other_bank(
-            rt,
-            SYSTEM,
-            transfer_id=f"ib-{n}",
-            account_id=account,
-            amount=1_000,
-            currency="CNY",
-            payee_bank="ABC",
-            payee_account="6222021234567890128",
-            payee_name=name,
-        )
+        send(rt, f"ib-{n}", account, 1_000, payee=("6222021234567890128", name))
     run = run_clearing(rt, SimulatedCounterparty(directory={"6222021234567890128": "王五"}))
     assert (run.settled, run.returned) == (1, 1)
     assert service.get_account(rt, account).balance == 4_000
@@ -194,17 +191,7 @@ def test_hold_post_and_reversal_in_one_submission_are_stored_consistently(rt: Ru
 def test_one_stuck_item_does_not_hold_up_the_clearing_queue(rt: Runtime) -> None:
     account = funded_account(rt, individual(rt, 1), 5_000)
     for n, payee in enumerate(["6222021234567890128", "6222021234567890219"]):
-        send_to_other_bank(
-            rt,
-            SYSTEM,
-            transfer_id=f"ib-{n}",
-            account_id=account,
-            amount=1_000,
-            currency="CNY",
-            payee_bank="ABC",
-            payee_account=payee,
-            payee_name="王五",
-        )
+        send(rt, f"ib-{n}", account, 1_000, payee=(payee, "王五"))
 
     class Flaky(SimulatedCounterparty):
         def decide(self, payee_bank: str, payee_account: str, payee_name: str) -> str | None:
