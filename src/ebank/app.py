@@ -21,8 +21,8 @@ API_PREFIX = "/api/v1"
 
 
 class BackgroundWorker:
-    """Periodic housekeeping in the app process: expire holds; optionally let the simulated
-    counterparty bank settle queued inter-bank payments."""
+    """Periodic housekeeping in the app process: expire holds, retry undelivered notifications;
+    optionally let the simulated counterparty bank settle queued inter-bank payments."""
 
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
@@ -39,14 +39,18 @@ class BackgroundWorker:
             self._thread.join(10)
 
     def _run(self) -> None:
-        from ebank.ledger.clearing import SimulatedCounterparty, run_clearing
+        from ebank.ledger.clearing import SimulatedCounterparty, run_clearing, send_recalls
         from ebank.ledger.service import expire_due_holds
+        from ebank.notify.service import deliver
 
         while not self._stop.wait(self.rt.settings.background_interval_s):
             try:
                 expire_due_holds(self.rt)
+                deliver(self.rt)  # what could not be sent right after its commit
                 if self.rt.settings.simulate_counterparty:
-                    run_clearing(self.rt, SimulatedCounterparty())
+                    counterparty = SimulatedCounterparty()
+                    run_clearing(self.rt, counterparty)
+                    send_recalls(self.rt, counterparty)
             except Exception as exc:  # keep the worker alive; the next round retries
                 log.error("background work failed: %s", type(exc).__name__)
 
@@ -88,12 +92,25 @@ def create_app(rt: Runtime | None = None) -> FastAPI:
 def api_routers() -> list[APIRouter]:
     """Every capability's JSON API router, mounted under :data:`API_PREFIX`."""
     from ebank.audit import api as audit_api
+    from ebank.auth import api as auth_api
+    from ebank.channels import api as channels_api
     from ebank.customers import api as customers_api
     from ebank.ledger import api as ledger_api
+    from ebank.notify import api as notify_api
     from ebank.staff import api as staff_api
     from ebank.web import api as web_api
 
-    return [m.router for m in (web_api, staff_api, customers_api, ledger_api, audit_api)]
+    modules = (
+        web_api,
+        staff_api,
+        customers_api,
+        ledger_api,
+        audit_api,
+        auth_api,
+        channels_api,
+        notify_api,
+    )
+    return [m.router for m in modules]
 
 
 def page_routers() -> list[APIRouter]:

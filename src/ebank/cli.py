@@ -87,6 +87,7 @@ def demo(
     password, so on anything but the embedded SQLite database it must be asked for with --force."""
     from ebank.migrate import upgrade
     from ebank.runtime import build_runtime
+    from ebank.sim import demo
     from ebank.sim.demo import DEMO_STAFF, DEMO_STAFF_PASSWORD, seed
 
     rt = build_runtime()
@@ -107,6 +108,11 @@ def demo(
         )
         for person in DEMO_STAFF:
             console.print(f"  {person.username:<11} {person.role.value}")
+        console.print(
+            f"Customer 张三 online banking: login {demo.DEMO_ONLINE_LOGIN} / "
+            f"{demo.DEMO_ONLINE_PASSWORD}, transaction password {demo.DEMO_TRANSACTION_PASSWORD}; "
+            f"SMS codes are written to {rt.settings.var_dir / 'sms-outbox.jsonl'}"
+        )
     finally:
         rt.close()
 

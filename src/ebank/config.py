@@ -54,6 +54,12 @@ class Settings(BaseSettings):
         description="How long a batch waits for company once it has a first request (0: take "
         "only what is already queued)",
     )
+    sms_gateway: str = Field(
+        default="file",
+        description="'file' (var/sms-outbox.jsonl), a file path, or an http(s) gateway URL",
+    )
+    rp_id: str = Field(default="localhost", description="WebAuthn relying-party id (the host)")
+    rp_origin: str = Field(default="http://localhost:8000", description="WebAuthn origin")
     background_interval_s: float = Field(default=5.0, ge=0, description="0 turns the worker off")
     simulate_counterparty: bool = Field(
         default=False, description="Let a simulated counterparty bank settle inter-bank payments"

@@ -15,10 +15,12 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Date,
     DateTime,
     Engine,
+    Integer,
     MetaData,
     String,
     Table,
@@ -47,6 +49,9 @@ NAMING_CONVENTION = {
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+ID = BigInteger().with_variant(Integer, "sqlite")  # SQLite's rowid alias must be INTEGER
 
 
 def table_of(model: type[Base]) -> Table:

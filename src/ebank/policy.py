@@ -68,6 +68,82 @@ class StaffPolicy(_Section):
     min_password_length: int = Field(default=12, ge=8, le=128)
 
 
+class CustomerAuthPolicy(_Section):
+    """How customers authenticate: lockout, session, one-time codes, tokens, certificates."""
+
+    max_failed_attempts: int = Field(default=5, ge=1, le=20)
+    session_idle_minutes: int = Field(default=5, ge=1, le=60)
+    session_max_hours: int = Field(default=12, ge=1, le=72)
+    min_password_length: int = Field(default=8, ge=6, le=128)
+    sms_code_digits: int = Field(default=6, ge=6, le=8)
+    sms_code_ttl_seconds: int = Field(default=120, ge=30, le=900)
+    sms_code_max_tries: int = Field(default=3, ge=1, le=10)
+    sms_resend_seconds: int = Field(default=60, ge=0, le=3600)
+    sms_max_per_hour: int = Field(default=10, ge=1, le=100)
+    challenge_ttl_seconds: int = Field(default=300, ge=30, le=1800)
+    totp_step_seconds: int = Field(default=30, ge=10, le=120)
+    totp_window_steps: int = Field(default=1, ge=0, le=3)
+    hotp_window: int = Field(default=10, ge=1, le=100)
+    resync_look_ahead: int = Field(default=1000, ge=10, le=10000)
+    token_max_failures: int = Field(default=10, ge=1, le=100)
+    certificate_days: int = Field(default=730, ge=1, le=3650)
+    pin_max_failures: int = Field(default=3, ge=1, le=10)
+
+
+class StrengthLimits(_Section):
+    """Limits for payments authenticated at one strength; ``by_contract`` defers to the contract."""
+
+    by_contract: bool = False
+    per_transaction: MajorAmount | None = None
+    daily: MajorAmount | None = None
+    yearly: MajorAmount | None = None
+
+
+class ContractLimits(_Section):
+    per_transaction: MajorAmount
+    daily: MajorAmount
+    yearly: MajorAmount
+
+
+class LowValueExemption(_Section):
+    single: MajorAmount
+    cumulative: MajorAmount
+    count: int = Field(ge=1, le=100)
+
+
+class ExemptionPolicy(_Section):
+    """Where a second factor may be skipped, and only when the risk analysis finds nothing."""
+
+    low_value: LowValueExemption | None = None
+    trusted_payees: bool = False
+    own_accounts: bool = False
+
+
+class PaymentChecks(_Section):
+    """When a payment must be confirmed again (scenarios S4 and S6)."""
+
+    habit_ratio: Decimal = Field(default=Decimal(5), gt=1)
+    habit_min_amount: MajorAmount = Decimal(1000)
+    duplicate_window_minutes: int = Field(default=15, ge=1, le=1440)
+    new_payee_days: int = Field(default=30, ge=0, le=365)
+
+
+class ChannelPolicy(_Section):
+    limits_by_strength: dict[str, StrengthLimits]
+    default_contract: ContractLimits
+    exemptions: ExemptionPolicy = Field(default_factory=ExemptionPolicy)
+    checks: PaymentChecks = Field(default_factory=PaymentChecks)
+    draft_ttl_minutes: int = Field(default=30, ge=1, le=24 * 60)
+    recall_hold_days: int = Field(default=15, ge=1, le=90)
+
+    @model_validator(mode="after")
+    def _all_strengths(self) -> ChannelPolicy:
+        missing = {"certificate_plus", "two_factor", "one_factor"} - set(self.limits_by_strength)
+        if missing:
+            raise ValueError(f"limits_by_strength lacks {sorted(missing)}")
+        return self
+
+
 class Policy(_Section):
     profile: str
     name: str
@@ -75,6 +151,8 @@ class Policy(_Section):
     timezone: str
     ledger: LedgerPolicy = Field(default_factory=LedgerPolicy)
     staff: StaffPolicy = Field(default_factory=StaffPolicy)
+    customer_auth: CustomerAuthPolicy = Field(default_factory=CustomerAuthPolicy)
+    channels: ChannelPolicy
 
     @model_validator(mode="after")
     def _check(self) -> Policy:

@@ -11,6 +11,7 @@ from ebank.common.crypto import FieldCipher, cipher_from_env, load_or_create_key
 from ebank.config import Settings, get_settings
 from ebank.db import Database
 from ebank.policy import Policy, load_policy
+from ebank.risk.assessment import PermissiveAssessor, RiskAssessor
 
 if TYPE_CHECKING:
     from ebank.ledger.engine import PostingEngine
@@ -23,6 +24,7 @@ class Runtime:
     clock: Clock
     policy: Policy
     cipher: FieldCipher
+    risk: RiskAssessor = field(default_factory=PermissiveAssessor)
     _posting: PostingEngine | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 

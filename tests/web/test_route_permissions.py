@@ -16,7 +16,13 @@ from tests.conftest import StaffLogins
 from ebank.app import API_PREFIX, api_routers
 from ebank.staff.permissions import Permission, Role, roles_with
 
-PUBLIC = {("GET", "/api/v1/health"), ("POST", "/api/v1/staff/sessions")}
+PUBLIC = {
+    ("GET", "/api/v1/health"),
+    ("POST", "/api/v1/staff/sessions"),
+    ("POST", "/api/v1/customer/login/challenge"),
+    ("POST", "/api/v1/customer/login"),
+    ("POST", "/api/v1/channels/registrations"),
+}
 ANY_STAFF = {("GET", "/api/v1/staff/me"), ("DELETE", "/api/v1/staff/sessions/current")}
 
 
@@ -29,6 +35,26 @@ def _permission(route: APIRoute) -> Permission | None:
             return Permission(found)
         pending.extend(dependency.dependencies)
     return None
+
+
+def _is_customer_route(route: APIRoute) -> bool:
+    pending = list(route.dependant.dependencies)
+    while pending:
+        dependency = pending.pop()
+        if getattr(dependency.call, "customer_route", False):
+            return True
+        pending.extend(dependency.dependencies)
+    return False
+
+
+def customer_routes() -> list[tuple[str, str]]:
+    return [
+        (method, API_PREFIX + route.path)
+        for router in api_routers()
+        for route in router.routes
+        if isinstance(route, APIRoute) and _is_customer_route(route)
+        for method in sorted(route.methods)
+    ]
 
 
 def api_routes(client: TestClient) -> list[tuple[str, str, Permission | None]]:
@@ -61,7 +87,7 @@ def test_every_route_declares_who_may_call_it(client: TestClient) -> None:
     undeclared = [
         (method, path)
         for method, path, permission in api_routes(client)
-        if permission is None and (method, path) not in PUBLIC | ANY_STAFF
+        if permission is None and (method, path) not in PUBLIC | ANY_STAFF | set(customer_routes())
     ]
     assert undeclared == []
 
@@ -135,10 +161,23 @@ def test_a_customer_session_is_refused_on_every_staff_route(client: TestClient, 
     headers = {"Authorization": f"Bearer {issued.token}"}
     checked = 0
     for method, path, _ in api_routes(client):
-        if (method, path) in PUBLIC:
+        if (method, path) in PUBLIC or (method, path) in customer_routes():
             continue
         response = _call(client, method, path, headers)
         assert response.status_code == 403, (method, path, response.text)
         assert response.json()["code"] == "staff_only"
         checked += 1
     assert checked > 20
+
+
+def test_every_staff_role_is_refused_on_every_customer_route(
+    client: TestClient, staff: StaffLogins
+) -> None:
+    """A teller's session is not a customer's: the customer's own banking refuses all staff."""
+    routes = customer_routes()
+    assert len(routes) > 15
+    for method, path in routes:
+        for role in Role:
+            response = _call(client, method, path, staff.headers(role))
+            assert response.status_code == 403, (method, path, role, response.text)
+            assert response.json()["code"] == "customers_only"

@@ -34,6 +34,9 @@ class ActiveSession:
     principal_id: int
     role: str | None
     csrf_hash: str
+    device_id: int | None = None
+    channel: str | None = None
+    factors: str | None = None
 
     def csrf_matches(self, candidate: str | None) -> bool:
         return bool(candidate) and hmac.compare_digest(
@@ -85,7 +88,16 @@ def touch_session(session: Session, token: str, now: datetime) -> ActiveSession 
         _revoke(row, now, "idle")
         return None
     row.last_seen_at = now
-    return ActiveSession(row.id, row.principal_kind, row.principal_id, row.role, row.csrf_hash)
+    return ActiveSession(
+        row.id,
+        row.principal_kind,
+        row.principal_id,
+        row.role,
+        row.csrf_hash,
+        row.device_id,
+        row.channel,
+        row.factors,
+    )
 
 
 def _revoke(row: AuthSession, now: datetime, reason: str) -> None:

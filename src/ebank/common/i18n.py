@@ -101,7 +101,14 @@ def catalog(locale: str) -> dict[str, str]:
 
 
 def gettext(msgid: str, locale: str | None = None, **params: Any) -> str:
-    text = catalog(locale or current_locale.get()).get(msgid, msgid)
+    """The message in ``locale``. A parameter named ``…_msgid`` is itself a msgid (a label such
+    as a status or a limit's name) and is translated too."""
+    locale = locale or current_locale.get()
+    text = catalog(locale).get(msgid, msgid)
+    params = {
+        key: gettext(value, locale) if key.endswith("_msgid") and isinstance(value, str) else value
+        for key, value in params.items()
+    }
     if params:
         try:
             return text.format(**params)

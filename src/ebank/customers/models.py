@@ -21,9 +21,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ebank.db import Base, UTCDateTime
-
-ID = BigInteger().with_variant(Integer, "sqlite")
+from ebank.db import ID, Base, UTCDateTime
 
 
 class Customer(Base):

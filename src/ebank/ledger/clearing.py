@@ -54,6 +54,7 @@ class OutboundView:
     status: str
     outcome_transfer_id: str | None
     return_reason: str | None
+    recall_status: str | None = None
 
 
 def _outbound(conn: Connection, *where: Any, lock: bool = False) -> OutboundTransfer | None:
@@ -79,6 +80,7 @@ def _view(row: OutboundTransfer) -> OutboundView:
         row.status,
         row.outcome_transfer_id,
         row.return_reason,
+        row.recall_status,
     )
 
 
@@ -163,6 +165,10 @@ class Counterparty(Protocol):
         """None to settle, or the reason the receiving bank returns the payment."""
         ...
 
+    def recall(self, outbound_id: int) -> None:
+        """Take a recall message for a settled payment (the payee's bank asks its customer)."""
+        ...
+
 
 @dataclass
 class SimulatedCounterparty:
@@ -171,6 +177,7 @@ class SimulatedCounterparty:
 
     closed_accounts: set[str] = field(default_factory=set)
     directory: dict[str, str] = field(default_factory=dict)  # account → holder name
+    recalls: list[int] = field(default_factory=list)  # recall messages received
 
     def decide(self, payee_bank: str, payee_account: str, payee_name: str) -> str | None:
         if 16 <= len(payee_account) <= 19 and not is_luhn_valid(payee_account):
@@ -181,6 +188,9 @@ class SimulatedCounterparty:
         if known is not None and known != payee_name:
             return "payee name does not match the account"
         return None
+
+    def recall(self, outbound_id: int) -> None:
+        self.recalls.append(outbound_id)
 
 
 @dataclass(frozen=True)
@@ -232,6 +242,8 @@ def _clear_one(
         payee_account = rt.cipher.decrypt(item.payee_account_enc, purpose=PAYEE_ACCOUNT_PURPOSE)
         payee_name = rt.cipher.decrypt(item.payee_name_enc, purpose=PAYEE_NAME_PURPOSE)
         reason = counterparty.decide(item.payee_bank, payee_account, payee_name)
+        if item.recall_status == "requested":  # recalled before it left: it never goes out
+            reason = RECALLED
         clearing = internal_account_id(rt, Product.CLEARING, item.currency)
         if reason is None:
             requests = [_settlement(rt, item, clearing, actor)]
@@ -251,6 +263,7 @@ def _clear_one(
                 status=status,
                 outcome_transfer_id=requests[0].id,
                 return_reason=reason,
+                recall_status="returned" if reason == RECALLED else item.recall_status,
                 updated_at=now,
             )
         )
@@ -269,6 +282,68 @@ def _clear_one(
             now,
         )
         return status
+
+
+RECALLED = "recalled at the payer's request"
+
+
+def request_recall(rt: Runtime, actor: Actor, transfer_id: str, reason: str) -> OutboundView:
+    """Ask for a payment to another bank back. Still queued: it is returned at the next clearing
+    run instead of going out. Already settled: a recall message goes to the payee's bank, which
+    asks its customer for consent."""
+    reason = require_text("reason", reason, max_length=200)
+    now = rt.clock.now()
+    with rt.db.write_connection() as conn:
+        item = _outbound(conn, OutboundTransfer.transfer_id == transfer_id, lock=True)
+        if item is None:
+            raise Unprocessable(
+                "not_interbank", "This transfer did not go to another bank.", field="transfer_id"
+            )
+        if item.status == "returned" or item.recall_status is not None:
+            return _view(item)
+        conn.execute(
+            update(_OUTBOUND)
+            .where(_OUTBOUND.c.id == item.id)
+            .values(recall_status="requested", recall_reason=reason, updated_at=now)
+        )
+        audit.append(
+            conn,
+            [AuditEntry(actor, "interbank.recall_requested", "outbound_transfer", str(item.id))],
+            now,
+        )
+        stored = _outbound(conn, OutboundTransfer.id == item.id)
+        assert stored is not None
+        return _view(stored)
+
+
+def send_recalls(rt: Runtime, counterparty: Counterparty, *, actor: Actor = SYSTEM) -> int:
+    """Send the recall messages of settled payments to the counterparty bank."""
+    now = rt.clock.now()
+    sent = 0
+    with rt.db.write_connection() as conn:
+        rows = (
+            conn.execute(
+                select(_OUTBOUND.c.id).where(
+                    _OUTBOUND.c.recall_status == "requested", _OUTBOUND.c.status == "settled"
+                )
+            )
+            .scalars()
+            .all()
+        )
+        for outbound_id in rows:
+            counterparty.recall(outbound_id)
+            conn.execute(
+                update(_OUTBOUND)
+                .where(_OUTBOUND.c.id == outbound_id)
+                .values(recall_status="sent", updated_at=now)
+            )
+            audit.append(
+                conn,
+                [AuditEntry(actor, "interbank.recall_sent", "outbound_transfer", str(outbound_id))],
+                now,
+            )
+            sent += 1
+    return sent
 
 
 def _settlement(

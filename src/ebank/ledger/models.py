@@ -19,9 +19,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ebank.db import Base, UTCDateTime
-
-ID = BigInteger().with_variant(Integer, "sqlite")
+from ebank.db import ID, Base, UTCDateTime
 
 
 class Account(Base):
@@ -175,5 +173,8 @@ class OutboundTransfer(Base):
     status: Mapped[str] = mapped_column(String(16), nullable=False, default="queued", index=True)
     outcome_transfer_id: Mapped[str | None] = mapped_column(String(64))
     return_reason: Mapped[str | None] = mapped_column(String(200))
+    # A recall the payer asked for: sent to the counterparty with the next clearing run.
+    recall_status: Mapped[str | None] = mapped_column(String(16))  # requested | sent | returned
+    recall_reason: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)

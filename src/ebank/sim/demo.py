@@ -55,6 +55,12 @@ DEMO_COMPANY = DemoCustomer(
     "company", "北京星辰票务有限公司", DocumentType.USCC, "91110105MA01ABCD13", "13400000002"
 )
 
+# 张三's e-banking (published: a demo only). SMS codes land in var/sms-outbox.jsonl.
+DEMO_ONLINE_LOGIN = "zhangsan"
+DEMO_ONLINE_PASSWORD = "online-2026-demo"  # noqa: S105  # the demo's published login
+DEMO_TRANSACTION_PASSWORD = "pay-2026-demo"  # noqa: S105
+DEMO_CARD_PIN = "739146"
+
 BANK_CAPITAL_IN_CASH = 50_000_000  # 500,000.00 in the vault
 BANK_CAPITAL_AT_CENTRAL_BANK = 10_000_000_000  # 100,000,000.00
 
@@ -134,7 +140,31 @@ def seed(rt: Runtime) -> DemoResult:
         currency=currency,
         purpose="注册资本金存入",
     )
+    _open_online_banking(rt, teller, individual.id, savings.id)
     return DemoResult(created=True, individual_id=individual.id, company_id=company.id)
+
+
+def _open_online_banking(rt: Runtime, teller: Actor, customer_id: int, card_id: int) -> None:
+    """张三's card gets a PIN and online and mobile banking, as a teller would set them up."""
+    from ebank.auth.service import prepare_credentials
+    from ebank.channels.service import register_at_counter, set_card_pin
+
+    set_card_pin(rt, teller, card_id, DEMO_CARD_PIN)
+    credentials = prepare_credentials(
+        rt,
+        login_name=DEMO_ONLINE_LOGIN,
+        login_password=DEMO_ONLINE_PASSWORD,
+        transaction_password=DEMO_TRANSACTION_PASSWORD,
+    )
+    for channel in ("online", "mobile"):
+        register_at_counter(
+            rt,
+            teller,
+            customer_id,
+            channel=channel,
+            account_ids=[card_id],
+            credentials=credentials if channel == "online" else None,
+        )
 
 
 def _fund_the_bank(rt: Runtime) -> None:

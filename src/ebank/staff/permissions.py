@@ -22,6 +22,7 @@ class Permission(StrEnum):
     ACCOUNTS_OPEN = "accounts.open"
     ACCOUNTS_FREEZE = "accounts.freeze"
     ACCOUNTS_CLOSE = "accounts.close"
+    CHANNELS_SUSPEND = "channels.suspend"
     CASH = "ledger.cash"
     INTERBANK_SEND = "ledger.interbank_send"
     TRANSFERS_POST = "ledger.transfers_post"
@@ -56,10 +57,13 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.TRANSFERS_POST,
             Permission.TRANSFERS_REVERSE,
             Permission.CLEARING_OPERATE,
+            Permission.CHANNELS_SUSPEND,
         }
     ),
-    Role.RISK_ANALYST: frozenset(_READERS),
-    Role.AML_OFFICER: frozenset(_READERS | {Permission.ACCOUNTS_FREEZE}),
+    Role.RISK_ANALYST: frozenset(_READERS | {Permission.CHANNELS_SUSPEND}),
+    Role.AML_OFFICER: frozenset(
+        _READERS | {Permission.ACCOUNTS_FREEZE, Permission.CHANNELS_SUSPEND}
+    ),
     Role.DISPUTE_OFFICER: frozenset(_READERS),
     Role.ADMIN: frozenset({Permission.STAFF_MANAGE, Permission.CLEARING_OPERATE}),
     Role.AUDITOR: frozenset(_READERS | {Permission.AUDIT_READ, Permission.LEDGER_VERIFY}),

@@ -3,13 +3,17 @@ permission check every route declares. Cookie-authenticated writes also need the
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from fastapi import Depends, Request
 from sqlalchemy import select
 
+from ebank.auth.models import CustomerDevice
+from ebank.auth.service import CustomerSession, device_hash
 from ebank.auth.sessions import touch_session
+from ebank.auth.strength import parse_factors
 from ebank.common.actor import Actor
 from ebank.common.errors import Forbidden, NotAuthenticated
 from ebank.runtime import Runtime
@@ -135,3 +139,65 @@ def page_staff(
         return current_staff(request, rt, csrf)
     except NotAuthenticated as exc:
         raise LoginRequired from exc
+
+
+# --- customers ----------------------------------------------------------------------------------
+
+DEVICE_HEADER = "X-Device-Id"
+DEVICE_COOKIE = "ebank_device"
+
+
+def device_ref(request: Request) -> str | None:
+    """The device identifier the client presents: the mobile app's header, or the browser's
+    cookie (set on the first visit)."""
+    value = request.headers.get(DEVICE_HEADER) or request.cookies.get(DEVICE_COOKIE)
+    return value.strip()[:128] if value and value.strip() else None
+
+
+def current_customer(
+    request: Request,
+    rt: Runtime = Depends(runtime),
+    csrf: str | None = Depends(submitted_csrf),
+) -> CustomerSession:
+    token, from_cookie = _token(request)
+    if not token:
+        raise _not_authenticated()
+    check_csrf = from_cookie and request.method not in SAFE_METHODS
+    return _resolve_customer(rt, request, token, check_csrf=check_csrf, csrf=csrf)
+
+
+current_customer.customer_route = True  # type: ignore[attr-defined]  # read by the route tests
+
+
+def _resolve_customer(
+    rt: Runtime, request: Request, token: str, *, check_csrf: bool, csrf: str | None
+) -> CustomerSession:
+    with rt.db.write() as session:
+        active = touch_session(session, token, rt.clock.now())
+    if active is None:
+        raise _not_authenticated()
+    if active.principal_kind != "customer":
+        raise Forbidden("customers_only", "This part of the bank is for customers.")
+    with rt.db.read() as session:
+        device = session.get(CustomerDevice, active.device_id) if active.device_id else None
+    presented = device_ref(request)
+    bound = (
+        device is not None
+        and device.status == "active"
+        and presented is not None
+        and hmac.compare_digest(device.device_hash, device_hash(rt, presented))
+    )
+    if not bound:  # a token copied to another device is worthless there
+        raise NotAuthenticated(
+            "device_mismatch", "This session belongs to another device. Please log in again."
+        )
+    if check_csrf and not active.csrf_matches(csrf):
+        raise Forbidden("csrf_failed", "The form has expired; reload the page and try again.")
+    return CustomerSession(
+        customer_id=active.principal_id,
+        session_id=active.session_id,
+        channel=active.channel or "online",
+        device_id=active.device_id,
+        factors=parse_factors(active.factors),
+        ip=request.client.host if request.client else None,
+    )

@@ -1,0 +1,1 @@
+"""E-banking channels: enrolment, signed accounts and limits, payees, payments, recalls."""

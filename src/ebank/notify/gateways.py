@@ -1,0 +1,64 @@
+"""Where SMS go: a JSON-lines file (the default, standing in for the phone network in development,
+tests and the demo) or an HTTP gateway (``EBANK_SMS_GATEWAY=https://…``)."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import urllib.request
+from datetime import datetime
+from pathlib import Path
+from typing import Protocol
+
+
+class SmsGateway(Protocol):
+    def send(self, *, to: str, text: str, at: datetime) -> None:
+        """Hand one message over; raise if the gateway did not take it."""
+
+
+class FileGateway:
+    """Appends one JSON line per message. One ``write`` of a line to a file opened for append is
+    atomic enough for several processes; the lock keeps threads of this process in order."""
+
+    _lock = threading.Lock()
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def send(self, *, to: str, text: str, at: datetime) -> None:
+        line = json.dumps({"to": to, "text": text, "at": at.isoformat()}, ensure_ascii=False)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self._lock:
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            try:
+                os.write(fd, (line + "\n").encode())
+            finally:
+                os.close(fd)
+
+
+class HttpGateway:
+    """Posts ``{"to", "text"}`` as JSON; any status but 2xx is a failure the outbox retries."""
+
+    def __init__(self, url: str, timeout_s: float = 5.0) -> None:
+        if not url.startswith(("http://", "https://")):
+            raise ValueError("the SMS gateway URL must be http(s)")
+        self.url = url
+        self.timeout_s = timeout_s
+
+    def send(self, *, to: str, text: str, at: datetime) -> None:
+        body = json.dumps({"to": to, "text": text, "at": at.isoformat()}).encode()
+        request = urllib.request.Request(  # noqa: S310  # the scheme is checked above
+            self.url, data=body, headers={"Content-Type": "application/json"}, method="POST"
+        )
+        with urllib.request.urlopen(request, timeout=self.timeout_s) as response:  # noqa: S310
+            if not 200 <= response.status < 300:
+                raise OSError(f"SMS gateway answered {response.status}")
+
+
+def gateway_for(setting: str, var_dir: Path) -> SmsGateway:
+    if setting.startswith(("http://", "https://")):
+        return HttpGateway(setting)
+    if setting == "file":
+        return FileGateway(var_dir / "sms-outbox.jsonl")
+    return FileGateway(Path(setting))

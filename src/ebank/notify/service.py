@@ -1,0 +1,150 @@
+"""The outbox: ``queue`` writes a notification in the caller's transaction; ``deliver`` sends what
+is pending after the commit (and the worker retries what failed); ``inbox`` reads them back."""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from ebank.common.errors import NotFound
+from ebank.common.i18n import current_locale
+from ebank.customers.models import Customer
+from ebank.customers.service import MOBILE_PURPOSE
+from ebank.notify.gateways import gateway_for
+from ebank.notify.messages import MESSAGES, render
+from ebank.notify.models import Notification
+from ebank.runtime import Runtime
+
+log = logging.getLogger(__name__)
+PARAMS_PURPOSE = "notification.params"
+MAX_ATTEMPTS = 10
+
+
+def queue(session: Session, rt: Runtime, customer_id: int, kind: str, **params: Any) -> int:
+    """Write a notification to the customer's reserved phone and inbox; returns its id."""
+    message = MESSAGES[kind]
+    customer = session.get(Customer, customer_id)
+    if customer is None:
+        raise NotFound("customer_not_found", "No such customer.", field="customer_id")
+    row = Notification(
+        customer_id=customer_id,
+        kind=kind,
+        params_enc=rt.cipher.encrypt(json.dumps(params), purpose=PARAMS_PURPOSE),
+        locale=current_locale.get(),
+        inbox=message.inbox,
+        sensitive=message.sensitive,
+        recipient_enc=customer.mobile_enc,
+        recipient_masked=customer.mobile_masked,
+        status="pending",
+        created_at=rt.clock.now(),
+    )
+    session.add(row)
+    session.flush()
+    return row.id
+
+
+def deliver(
+    rt: Runtime, ids: list[int] | None = None, *, customer_id: int | None = None, limit: int = 200
+) -> int:
+    """Send pending notifications (those in ``ids``, or the customer's, or the oldest ``limit``);
+    returns how many went out. A failure leaves the message pending for the next round."""
+    with rt.db.read() as session:
+        query = select(Notification.id).where(Notification.status == "pending")
+        if ids is not None:
+            query = query.where(Notification.id.in_(ids))
+        if customer_id is not None:
+            query = query.where(Notification.customer_id == customer_id)
+        pending = list(session.execute(query.order_by(Notification.id).limit(limit)).scalars())
+    return sum(_deliver_one(rt, notification_id) for notification_id in pending)
+
+
+def _deliver_one(rt: Runtime, notification_id: int) -> bool:
+    gateway = gateway_for(rt.settings.sms_gateway, rt.settings.var_dir)
+    with rt.db.write() as session:
+        row = session.execute(
+            select(Notification)
+            .where(Notification.id == notification_id, Notification.status == "pending")
+            .with_for_update(skip_locked=True)
+        ).scalar_one_or_none()
+        if row is None or row.recipient_enc is None:
+            return False
+        now = rt.clock.now()
+        try:
+            gateway.send(to=_recipient(rt, row), text=_text(rt, row, row.locale), at=now)
+        except OSError as exc:
+            row.attempts += 1
+            row.status = "failed" if row.attempts >= MAX_ATTEMPTS else "pending"
+            log.warning("SMS %s not delivered: %s", row.id, type(exc).__name__)
+            return False
+        row.status, row.sent_at, row.attempts = "sent", now, row.attempts + 1
+        if row.sensitive:  # a one-time code has done its work: keep no copy
+            row.params_enc = rt.cipher.encrypt("{}", purpose=PARAMS_PURPOSE)
+        return True
+
+
+def _recipient(rt: Runtime, row: Notification) -> str:
+    assert row.recipient_enc is not None
+    return rt.cipher.decrypt(row.recipient_enc, purpose=MOBILE_PURPOSE)
+
+
+def _text(rt: Runtime, row: Notification, locale: str) -> str:
+    params = json.loads(rt.cipher.decrypt(row.params_enc, purpose=PARAMS_PURPOSE))
+    return render(row.kind, params, locale)
+
+
+@dataclass(frozen=True)
+class InboxItem:
+    id: int
+    kind: str
+    text: str
+    created_at: datetime
+    sent_to: str | None
+    delivered: bool
+    read: bool
+
+
+def inbox(
+    rt: Runtime, customer_id: int, *, limit: int = 50, before_id: int | None = None
+) -> list[InboxItem]:
+    """The customer's notifications, newest first, in the reader's language."""
+    locale = current_locale.get()
+    with rt.db.read() as session:
+        query = select(Notification).where(
+            Notification.customer_id == customer_id, Notification.inbox.is_(True)
+        )
+        if before_id is not None:
+            query = query.where(Notification.id < before_id)
+        rows = session.execute(query.order_by(Notification.id.desc()).limit(limit)).scalars()
+        return [
+            InboxItem(
+                id=row.id,
+                kind=row.kind,
+                text=_text(rt, row, locale),
+                created_at=row.created_at,
+                sent_to=row.recipient_masked,
+                delivered=row.status == "sent",
+                read=row.read_at is not None,
+            )
+            for row in rows
+        ]
+
+
+def mark_read(rt: Runtime, customer_id: int, notification_id: int) -> None:
+    with rt.db.write() as session:
+        done = session.execute(
+            update(Notification)
+            .where(
+                Notification.id == notification_id,
+                Notification.customer_id == customer_id,
+                Notification.inbox.is_(True),
+            )
+            .values(read_at=rt.clock.now())
+        )
+        if done.rowcount == 0:  # type: ignore[attr-defined]
+            raise NotFound("notification_not_found", "No such notification.")

@@ -1,0 +1,1 @@
+"""Real-time risk: every login, payment and security change passes through ``assess``."""

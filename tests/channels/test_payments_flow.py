@@ -1,0 +1,150 @@
+"""A customer pays a new payee: confirmation with the amount in words, a dynamically linked SMS
+challenge, execution through the ledger, and the notification."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from fastapi.testclient import TestClient
+from tests.channels.banking import (
+    API,
+    TRANSACTION_PASSWORD,
+    authorise_with_sms,
+    last_code,
+    online_customer,
+    open_online_customer,
+    pay,
+    sms_messages,
+)
+from tests.conftest import StaffLogins
+
+from ebank.common.clock import ManualClock
+from ebank.ledger.service import get_account
+from ebank.runtime import Runtime
+
+
+def test_paying_a_new_payee_confirms_challenges_executes_and_notifies(
+    rt: Runtime, client: TestClient, staff: StaffLogins
+) -> None:
+    payer = online_customer(rt, client, staff, 1, balance=2_000_000)
+    payee = open_online_customer(rt, client, staff, 2, balance=0)
+
+    drafted = pay(rt, client, payer, payee, 500_000)
+    assert drafted.status_code == 201, drafted.text
+    payment = drafted.json()
+    confirmation = payment["confirmation"]
+    assert confirmation["amount_in_words"] == "伍仟元整"
+    assert confirmation["payee_name"] == payee.name
+    assert confirmation["payee_bank"] == rt.policy.ledger.bank_code
+    assert confirmation["payee_verified"] is True
+    assert payment["status"] == "awaiting_auth"
+    assert payment["challenge"]["method"] == "sms"
+    sms = sms_messages(rt, payer.mobile)[-1]["text"]
+    assert "5,000.00" in sms  # the code names what it authorises
+    assert payee.name in sms
+    assert "never asks for your verification code" in sms
+
+    code = last_code(rt, payer.mobile)
+    executed = authorise_with_sms(rt, client, payer, payment, code)
+    assert executed.status_code == 200, executed.text
+    assert executed.json()["status"] == "executed"
+    assert set(executed.json()["factors"]) == {"sms", "transaction_password"}
+    assert executed.json()["strength"] == "two_factor"
+    assert get_account(rt, payer.account_id).balance == 1_500_000
+    assert get_account(rt, payee.account_id).balance == 500_000
+
+    inbox = client.get(f"{API}/me/notifications", headers=payer.headers()).json()
+    assert inbox[0]["kind"] == "payment_executed"
+    assert "5,000.00" in inbox[0]["text"]
+    assert all(item["kind"] != "otp_payment" for item in inbox)  # codes stay out of the inbox
+
+    again = authorise_with_sms(rt, client, payer, payment, code)  # a retry returns the outcome
+    assert again.json()["status"] == "executed"
+    assert get_account(rt, payer.account_id).balance == 1_500_000
+
+
+def test_a_changed_amount_invalidates_the_code_dynamic_linking(
+    rt: Runtime, client: TestClient, staff: StaffLogins, clock: ManualClock
+) -> None:
+    payer = online_customer(rt, client, staff, 3, balance=2_000_000)
+    payee = open_online_customer(rt, client, staff, 4, balance=0)
+    payment = pay(rt, client, payer, payee, 30_000).json()  # above the low-value exemption
+    code = last_code(rt, payer.mobile)
+
+    changed = client.patch(
+        f"{API}/me/payments/{payment['id']}", json={"amount": 400_000}, headers=payer.headers()
+    )
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["version"] == 2
+    assert changed.json()["needs_confirmation"] is True
+
+    stale = client.post(
+        f"{API}/me/payments/{payment['id']}/authorize",
+        json={"challenge_id": payment["challenge"]["id"], "code": code},
+        headers=payer.headers(),
+    )
+    assert stale.status_code == 409
+    assert get_account(rt, payer.account_id).balance == 2_000_000
+
+    clock.advance(timedelta(seconds=61))  # past the SMS resend interval
+    confirmed = client.post(
+        f"{API}/me/payments/{payment['id']}/confirm",
+        json={"method": "sms"},
+        headers=payer.headers(),
+    ).json()
+    assert confirmed["confirmation"]["amount_in_words"] == "肆仟元整"
+    done = authorise_with_sms(rt, client, payer, confirmed)
+    assert done.json()["status"] == "executed"
+    assert get_account(rt, payee.account_id).balance == 400_000
+
+
+def test_a_changed_payee_invalidates_the_code(
+    rt: Runtime, client: TestClient, staff: StaffLogins
+) -> None:
+    payer = online_customer(rt, client, staff, 5)
+    payee = open_online_customer(rt, client, staff, 6, balance=0)
+    other = open_online_customer(rt, client, staff, 7, balance=0)
+    payment = pay(rt, client, payer, payee, 30_000).json()
+    code = last_code(rt, payer.mobile)
+    client.patch(
+        f"{API}/me/payments/{payment['id']}",
+        json={"payee_account": other.card_number, "payee_name": other.name},
+        headers=payer.headers(),
+    )
+    stale = client.post(
+        f"{API}/me/payments/{payment['id']}/authorize",
+        json={"challenge_id": payment["challenge"]["id"], "code": code},
+        headers=payer.headers(),
+    )
+    assert stale.status_code == 409
+    assert get_account(rt, other.account_id).balance == 0
+
+
+def test_five_wrong_codes_lock_the_customer_with_a_warning_before(
+    rt: Runtime, client: TestClient, staff: StaffLogins, clock: ManualClock
+) -> None:
+    payer = online_customer(rt, client, staff, 8)
+    payee = open_online_customer(rt, client, staff, 9, balance=0)
+    answers = []
+    for attempt in range(5):
+        clock.advance(timedelta(seconds=61))
+        payment = pay(rt, client, payer, payee, 30_000 + attempt).json()
+        wrong = "000000" if last_code(rt, payer.mobile) != "000000" else "111111"
+        answers.append(
+            client.post(
+                f"{API}/me/payments/{payment['id']}/authorize",
+                json={
+                    "challenge_id": payment["challenge"]["id"],
+                    "code": wrong,
+                    "transaction_password": TRANSACTION_PASSWORD,
+                },
+                headers=payer.headers(),
+            )
+        )
+    codes = [(a.status_code, a.json()["code"]) for a in answers]
+    assert codes[:4] == [(401, "invalid_credentials")] * 4
+    assert "params" not in answers[2].json()
+    assert answers[3].json()["params"]["remaining_attempts"] == 1  # the warning before the lock
+    assert codes[4] == (423, "customer_locked")
+    assert "code" not in answers[0].json()["detail"].lower()  # never says which factor failed
+    assert get_account(rt, payer.account_id).balance == 1_000_000
