@@ -38,6 +38,7 @@ test: lint typecheck unit
 bench: install
 	$(BIN)/python bench/ledger.py --backend sqlite
 	$(BIN)/python bench/ledger.py --backend postgres
+	$(BIN)/python bench/payments.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

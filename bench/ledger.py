@@ -43,7 +43,7 @@ DEFAULT_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 OPENING_BALANCE = 100_000_000
 
 
-def _settings(url: str, var_dir: Path) -> Settings:
+def bench_settings(url: str, var_dir: Path) -> Settings:
     keys = generate_keys_document()
     data_keys = ",".join(f"{k}:{v}" for k, v in keys["data_keys"].items())  # type: ignore[attr-defined]
     return Settings(
@@ -56,7 +56,7 @@ def _settings(url: str, var_dir: Path) -> Settings:
     )
 
 
-def _database(backend: str, workdir: Path) -> tuple[str, str | None]:
+def bench_database(backend: str, workdir: Path) -> tuple[str, str | None]:
     if backend == "sqlite":
         return f"sqlite:///{workdir / 'bench.db'}", None
     base = os.environ.get("EBANK_DATABASE_URL", DEFAULT_POSTGRES)
@@ -71,7 +71,7 @@ def _database(backend: str, workdir: Path) -> tuple[str, str | None]:
     return f"{base}{separator}options=-csearch_path%3D{schema}", schema
 
 
-def _drop_schema(schema: str) -> None:
+def drop_bench_schema(schema: str) -> None:
     base = os.environ.get("EBANK_DATABASE_URL", DEFAULT_POSTGRES)
     engine = create_engine(normalize_url(base if base.startswith("postgres") else DEFAULT_POSTGRES))
     with engine.begin() as conn:
@@ -168,8 +168,8 @@ def main() -> int:
 
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
-        url, schema = _database(args.backend, workdir)
-        rt = build_runtime(_settings(url, workdir))
+        url, schema = bench_database(args.backend, workdir)
+        rt = build_runtime(bench_settings(url, workdir))
         try:
             upgrade(rt.db)
             ensure_internal_accounts(rt)
@@ -204,7 +204,7 @@ def main() -> int:
         finally:
             rt.close()
             if schema:
-                _drop_schema(schema)
+                drop_bench_schema(schema)
 
     figures = {
         "backend": args.backend,

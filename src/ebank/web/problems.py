@@ -120,13 +120,21 @@ def _error_page(request: Request, status: int, code: str, message: str) -> Respo
 def install(app: FastAPI) -> None:
     from fastapi.responses import RedirectResponse
 
-    from ebank.web.security import LoginRequired
+    from ebank.web.security import CustomerLoginRequired, LoginRequired
 
     @app.exception_handler(LoginRequired)
     async def _login(request: Request, _exc: LoginRequired) -> RedirectResponse:
         from urllib.parse import quote
 
         return RedirectResponse(f"/staff/login?next={quote(request.url.path)}", status_code=303)
+
+    @app.exception_handler(CustomerLoginRequired)
+    async def _customer_login(request: Request, _exc: CustomerLoginRequired) -> RedirectResponse:
+        from urllib.parse import quote
+
+        # After logging in the browser comes back with a GET: a form's target is no page.
+        target = request.url.path if request.method == "GET" else "/bank"
+        return RedirectResponse(f"/bank/login?next={quote(target)}", status_code=303)
 
     @app.exception_handler(DomainError)
     async def _domain(request: Request, exc: DomainError) -> Response:

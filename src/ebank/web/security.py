@@ -169,6 +169,21 @@ def current_customer(
 current_customer.customer_route = True  # type: ignore[attr-defined]  # read by the route tests
 
 
+class CustomerLoginRequired(Exception):
+    """A page needs a customer session: the app redirects to the online-banking login page."""
+
+
+def page_customer(
+    request: Request, rt: Runtime = Depends(runtime), csrf: str | None = Depends(submitted_csrf)
+) -> CustomerSession:
+    """Like :func:`current_customer`, for pages: no session (or a session of another device)
+    means a redirect to the online-banking login page; a staff session is refused."""
+    try:
+        return current_customer(request, rt, csrf)
+    except NotAuthenticated as exc:
+        raise CustomerLoginRequired from exc
+
+
 def _resolve_customer(
     rt: Runtime, request: Request, token: str, *, check_csrf: bool, csrf: str | None
 ) -> CustomerSession:
