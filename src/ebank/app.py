@@ -41,12 +41,11 @@ class BackgroundWorker:
     def _run(self) -> None:
         from ebank.ledger.clearing import SimulatedCounterparty, run_clearing, send_recalls
         from ebank.ledger.service import expire_due_holds
-        from ebank.notify.service import deliver
 
         while not self._stop.wait(self.rt.settings.background_interval_s):
             try:
                 expire_due_holds(self.rt)
-                deliver(self.rt)  # what could not be sent right after its commit
+                self.rt.courier.flush()  # what could not be sent right after its commit
                 if self.rt.settings.simulate_counterparty:
                     counterparty = SimulatedCounterparty()
                     run_clearing(self.rt, counterparty)

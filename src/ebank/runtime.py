@@ -15,6 +15,7 @@ from ebank.risk.assessment import PermissiveAssessor, RiskAssessor
 
 if TYPE_CHECKING:
     from ebank.ledger.engine import PostingEngine
+    from ebank.notify.courier import Courier
 
 
 @dataclass
@@ -26,6 +27,7 @@ class Runtime:
     cipher: FieldCipher
     risk: RiskAssessor = field(default_factory=PermissiveAssessor)
     _posting: PostingEngine | None = field(default=None, repr=False)
+    _courier: Courier | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
@@ -39,11 +41,24 @@ class Runtime:
                 self._posting.start()
             return self._posting
 
+    @property
+    def courier(self) -> Courier:
+        """The process's notification courier, started on first use."""
+        with self._lock:
+            if self._courier is None:
+                from ebank.notify.courier import Courier
+
+                self._courier = Courier(self)
+            return self._courier
+
     def close(self) -> None:
         with self._lock:
             if self._posting is not None:
                 self._posting.stop()
                 self._posting = None
+            if self._courier is not None:
+                self._courier.stop()
+                self._courier = None
         self.db.dispose()
 
 

@@ -46,6 +46,7 @@ class OnlineCustomer:
 
 
 def sms_messages(rt: Runtime, to: str | None = None) -> list[dict[str, Any]]:
+    rt.courier.flush()  # what the courier has not yet sent
     path = Path(rt.settings.var_dir) / "sms-outbox.jsonl"
     if not path.exists():
         return []

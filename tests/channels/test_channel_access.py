@@ -111,6 +111,33 @@ def test_five_idle_minutes_end_the_session(
     assert expired.status_code == 401
 
 
+def test_activity_moves_the_idle_clock_on_within_its_touch_interval(
+    rt: Runtime, client: TestClient, staff: StaffLogins, clock: ManualClock
+) -> None:
+    """A busy session is not rewritten on every request: the idle clock moves on at most once per
+    twentieth of the timeout (15 s of 5 min), so it can end up to that much early, never late."""
+    from ebank.auth.models import AuthSession
+
+    def last_seen() -> Any:
+        with rt.db.read() as session:
+            return session.execute(
+                select(AuthSession.last_seen_at).order_by(AuthSession.id.desc()).limit(1)
+            ).scalar_one()
+
+    customer = online_customer(rt, client, staff, 68)
+    logged_in = last_seen()
+    clock.advance(timedelta(seconds=14))
+    assert client.get(f"{API}/me/accounts", headers=customer.headers()).status_code == 200
+    assert last_seen() == logged_in
+    clock.advance(timedelta(seconds=2))
+    assert client.get(f"{API}/me/accounts", headers=customer.headers()).status_code == 200
+    assert last_seen() == logged_in + timedelta(seconds=16)
+    clock.advance(timedelta(minutes=4, seconds=59))
+    assert client.get(f"{API}/me/accounts", headers=customer.headers()).status_code == 200
+    clock.advance(timedelta(minutes=5, seconds=1))
+    assert client.get(f"{API}/me/accounts", headers=customer.headers()).status_code == 401
+
+
 def test_login_failures_share_one_counter_and_never_say_which_factor(
     rt: Runtime, client: TestClient, staff: StaffLogins, clock: ManualClock
 ) -> None:

@@ -317,8 +317,9 @@ def _check_proof(
         if method is Factor.USBKEY
         else _check_otp(rt, tool, proof.code)
     )
-    tool.fail_count = 0 if ok else tool.fail_count + 1
-    tool.updated_at = rt.clock.now()
+    if not ok or tool.fail_count:  # a tool's row is written only when its state changes
+        tool.fail_count = 0 if ok else tool.fail_count + 1
+        tool.updated_at = rt.clock.now()
     return ok
 
 

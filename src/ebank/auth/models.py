@@ -59,7 +59,7 @@ class CustomerCredential(Base):
     transaction_password_hash: Mapped[str | None] = mapped_column(String(128))
     failed_attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     locked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    last_full_auth_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_full_auth_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # last strong login
     exempt_count: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     exempt_amount: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)

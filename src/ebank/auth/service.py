@@ -250,7 +250,7 @@ def request_login_challenge(rt: Runtime, *, login_name: str, method: Factor) -> 
             sms=("otp_login", {}) if method is Factor.SMS else None,
         )
     if issued.notification_id is not None:
-        notify.deliver(rt, [issued.notification_id])
+        rt.courier.send_now([issued.notification_id])
     return IssuedChallenge(
         issued.id, issued.method, issued.expires_at, None, issued.sign_payload, issued.webauthn
     )
@@ -301,7 +301,7 @@ def login(rt: Runtime, attempt: LoginAttempt) -> CustomerLogin:
     with rt.db.write() as session:
         outcome = _login_in_transaction(session, rt, attempt, name, password_ok=password_ok)
     if known is not None:
-        notify.deliver(rt, customer_id=known.customer_id)
+        rt.courier.wake()
     if isinstance(outcome, Exception):
         raise outcome
     return outcome
@@ -548,4 +548,4 @@ def revoke_device(rt: Runtime, customer_id: int, device_id: int) -> None:
             ),
             now,
         )
-    notify.deliver(rt, customer_id=customer_id)
+    rt.courier.wake()

@@ -12,7 +12,13 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from ebank.auth.models import AuthSession
+from ebank.auth.models import AuthSession, CustomerDevice
+from ebank.db import Database
+
+# ``last_seen_at`` is rewritten at most once per this fraction of the idle timeout (15 s of 5 min),
+# so a busy session does not write on every request. The stored time can only lag the real last
+# activity, so the idle timeout errs early, never late.
+TOUCH_FRACTION = 20
 
 
 def token_digest(token: str) -> str:
@@ -37,6 +43,7 @@ class ActiveSession:
     device_id: int | None = None
     channel: str | None = None
     factors: str | None = None
+    device_hash: str | None = None  # the bound device's keyed hash, while the device is active
 
     def csrf_matches(self, candidate: str | None) -> bool:
         return bool(candidate) and hmac.compare_digest(
@@ -74,20 +81,50 @@ def open_session(
     return IssuedSession(row.id, token, csrf, row.expires_at)
 
 
-def touch_session(session: Session, token: str, now: datetime) -> ActiveSession | None:
-    """The live session for ``token`` (its idle clock restarted), or None if absent or expired."""
-    row = session.execute(
-        select(AuthSession).where(AuthSession.token_hash == token_digest(token))
-    ).scalar_one_or_none()
+_LIVE_COLUMNS = (
+    AuthSession.id,
+    AuthSession.principal_kind,
+    AuthSession.principal_id,
+    AuthSession.role,
+    AuthSession.csrf_hash,
+    AuthSession.device_id,
+    AuthSession.channel,
+    AuthSession.factors,
+    AuthSession.last_seen_at,
+    AuthSession.idle_timeout_s,
+    AuthSession.expires_at,
+    AuthSession.revoked_at,
+    CustomerDevice.device_hash,
+    CustomerDevice.status,
+)
+
+
+def touch_session(db: Database, token: str, now: datetime) -> ActiveSession | None:
+    """The live session for ``token`` (its idle clock restarted), or None if absent or expired.
+
+    One read on the usual path; a write only to end a session that timed out, or to move its
+    idle clock on (see :data:`TOUCH_FRACTION`)."""
+    with db.read() as session:
+        row = session.execute(
+            select(*_LIVE_COLUMNS)
+            .outerjoin(CustomerDevice, CustomerDevice.id == AuthSession.device_id)
+            .where(AuthSession.token_hash == token_digest(token))
+        ).first()
     if row is None or row.revoked_at is not None:
         return None
-    if now >= row.expires_at:
-        _revoke(row, now, "expired")
+    idle = timedelta(seconds=row.idle_timeout_s)
+    ended = (
+        "expired" if now >= row.expires_at else "idle" if now - row.last_seen_at >= idle else None
+    )
+    if ended is not None:
+        with db.write() as session:
+            revoke_session(session, row.id, now, ended)
         return None
-    if now - row.last_seen_at >= timedelta(seconds=row.idle_timeout_s):
-        _revoke(row, now, "idle")
-        return None
-    row.last_seen_at = now
+    if now - row.last_seen_at >= idle / TOUCH_FRACTION:
+        with db.write() as session:
+            session.execute(
+                update(AuthSession).where(AuthSession.id == row.id).values(last_seen_at=now)
+            )
     return ActiveSession(
         row.id,
         row.principal_kind,
@@ -97,12 +134,8 @@ def touch_session(session: Session, token: str, now: datetime) -> ActiveSession 
         row.device_id,
         row.channel,
         row.factors,
+        row.device_hash if row.status == "active" else None,
     )
-
-
-def _revoke(row: AuthSession, now: datetime, reason: str) -> None:
-    row.revoked_at = now
-    row.revoked_reason = reason
 
 
 def revoke_session(session: Session, session_id: int, now: datetime, reason: str) -> None:

@@ -164,7 +164,7 @@ def enrol_token(
     with rt.db.write() as session:
         _added(session, rt, actor, tool)
         view = _view(tool)
-    notify.deliver(rt, customer_id=customer_id)
+    rt.courier.wake()
     uri = otp.provisioning_uri(
         seed,
         account_name=view.serial,
@@ -220,7 +220,7 @@ def enrol_usbkey(
     with rt.db.write() as session:
         _added(session, rt, actor, tool)
         view = _view(tool)
-    notify.deliver(rt, customer_id=customer_id)
+    rt.courier.wake()
     return EnrolledUsbKey(view, pem)
 
 
@@ -307,7 +307,7 @@ def finish_passkey(
         )
         _added(session, rt, actor, tool)
         view = _view(tool)
-    notify.deliver(rt, customer_id=customer_id)
+    rt.courier.wake()
     return view
 
 
@@ -357,7 +357,7 @@ def change_status(
         _record(session, rt, actor, tool, change, before=before, after=_state(tool))
         notify.queue(session, rt, customer_id, "security_change", change_msgid=message)
         view = _view(tool)
-    notify.deliver(rt, customer_id=customer_id)
+    rt.courier.wake()
     return view
 
 
@@ -427,7 +427,7 @@ def replace_usbkey(
     change_status(rt, actor, customer_id, tool_id, "revoke")
     with rt.db.write() as session:
         notify.queue(session, rt, customer_id, "security_change", change_msgid=CHANGE_TOOL_REPLACED)
-    notify.deliver(rt, customer_id=customer_id)
+    rt.courier.wake()
     return enrolled
 
 

@@ -18,11 +18,11 @@ import hashlib
 import json
 import re
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Connection, case, func, select, update
 from sqlalchemy.orm import Session
 
 from ebank.audit import service as audit
@@ -52,6 +52,7 @@ from ebank.ledger import clearing
 from ebank.ledger import service as ledger
 from ebank.ledger.accounts import Product
 from ebank.ledger.clearing import PAYEE_ACCOUNT_PURPOSE, PAYEE_NAME_PURPOSE
+from ebank.ledger.engine import AfterPost
 from ebank.ledger.models import Account
 from ebank.ledger.posting import TransferKind, TransferRequest, TransferResult
 from ebank.ledger.service import SYSTEM_ID_PREFIX, TransferRefused
@@ -154,10 +155,22 @@ def _payment(session: Session, customer_id: int, payment_id: str, *, lock: bool 
 
 
 def _view(
-    session: Session, rt: Runtime, row: Payment, challenge: IssuedChallenge | None = None
+    session: Session,
+    rt: Runtime,
+    row: Payment,
+    challenge: IssuedChallenge | None = None,
+    *,
+    from_account: str | None = None,
 ) -> PaymentView:
-    account = session.get(Account, row.from_account_id)
-    recall = session.execute(select(Recall.status).where(Recall.payment_id == row.id)).scalar()
+    if from_account is None:
+        from_account = session.execute(
+            select(Account.number_masked).where(Account.id == row.from_account_id)
+        ).scalar()
+    recall = (  # only an executed payment can be recalled
+        session.execute(select(Recall.status).where(Recall.payment_id == row.id)).scalar()
+        if row.status == "executed"
+        else None
+    )
     payee_name = rt.cipher.decrypt(row.payee_name_enc, purpose=PAYEE_NAME_PURPOSE)
     warnings = [w for w in row.warnings.split(",") if w]
     return PaymentView(
@@ -173,7 +186,7 @@ def _view(
             amount=row.amount,
             currency=row.currency,
             amount_in_words=amount_in_chinese_capitals(row.amount),
-            from_account=account.number_masked if account else "",
+            from_account=from_account or "",
             payee_name=payee_name,
             payee_account=row.payee_account_masked,
             payee_bank=row.payee_bank,
@@ -234,7 +247,8 @@ def create_payment(
     rt: Runtime, caller: auth.CustomerSession, data: PaymentInput, *, method: Factor | None
 ) -> PaymentView:
     """Draft a payment. Without warnings to confirm, it is confirmed at once and the challenge
-    for ``method`` is issued (or an exemption applies)."""
+    for ``method`` is issued (or an exemption applies). One transaction; the same request id
+    again returns the payment as it is."""
     if not REQUEST_ID.match(data.request_id or ""):
         raise Unprocessable(
             "invalid_request_id",
@@ -242,19 +256,7 @@ def create_payment(
             field="request_id",
         )
     _check_amount(data.amount)
-    payee = _payee(rt, caller.customer_id, data)
-    channels.require_signed(
-        rt, caller.customer_id, caller.channel, data.from_account_id, "transfer"
-    )
-    source = ledger.get_account(rt, data.from_account_id)
-    if payee.account_id == source.id:
-        raise Unprocessable(
-            "same_account",
-            "Choose a payee account other than the paying one.",
-            field="payee_account",
-        )
     purpose = ledger.clean_purpose(data.purpose)
-    now = rt.clock.now()
     with rt.db.write() as session:
         existing = session.execute(
             select(Payment).where(
@@ -263,34 +265,62 @@ def create_payment(
         ).scalar_one_or_none()
         if existing is not None:
             return _repeat(session, rt, existing, data)
-        row = Payment(
-            id=f"p{secrets.token_hex(12)}",
-            request_id=data.request_id,
-            customer_id=caller.customer_id,
-            channel=caller.channel,
-            session_id=caller.session_id,
-            device_id=caller.device_id,
-            from_account_id=source.id,
-            payee_id=data.payee_id,
-            amount=data.amount,
-            currency=source.currency,
-            purpose=purpose,
-            status="draft",
-            version=1,
-            warnings_acknowledged=False,
-            failure_code=None,
-            created_at=now,
-            updated_at=now,
-            body_hash=_body_digest(data),
+        payee = _payee(session, rt, caller.customer_id, data)
+        source = channels.signed_account(
+            session, caller.customer_id, caller.channel, data.from_account_id, "transfer"
         )
+        if payee.account_id == source.id:
+            raise Unprocessable(
+                "same_account",
+                "Choose a payee account other than the paying one.",
+                field="payee_account",
+            )
+        row = _new_payment(rt, caller, data, source, purpose)
         _set_payee(rt, row, payee)
         _refresh_warnings(session, rt, row)
         session.add(row)
+        own_account = payee.holder_id == caller.customer_id
+        issued = (
+            None
+            if row.warnings
+            else _confirm(
+                session, rt, caller, row, method=method, source=source, own_account=own_account
+            )
+        )
         session.flush()
-        issued = None if row.warnings else _confirm(session, rt, caller, row, method)
-        view = _view(session, rt, row, issued)
-    _deliver(rt, caller.customer_id, issued)
+        view = _view(session, rt, row, issued, from_account=source.number_masked)
+    _deliver(rt, issued)
     return view
+
+
+def _new_payment(
+    rt: Runtime,
+    caller: auth.CustomerSession,
+    data: PaymentInput,
+    source: Account,
+    purpose: str | None,
+) -> Payment:
+    now = rt.clock.now()
+    return Payment(
+        id=f"p{secrets.token_hex(12)}",
+        request_id=data.request_id,
+        customer_id=caller.customer_id,
+        channel=caller.channel,
+        session_id=caller.session_id,
+        device_id=caller.device_id,
+        from_account_id=source.id,
+        payee_id=data.payee_id,
+        amount=data.amount,
+        currency=source.currency,
+        purpose=purpose,
+        status="draft",
+        version=1,
+        warnings_acknowledged=False,
+        failure_code=None,
+        created_at=now,
+        updated_at=now,
+        body_hash=_body_digest(data),
+    )
 
 
 def _repeat(session: Session, rt: Runtime, row: Payment, data: PaymentInput) -> PaymentView:
@@ -307,10 +337,13 @@ def _check_amount(amount: int) -> None:
         raise Unprocessable("invalid_amount", "The amount must be above zero.", field="amount")
 
 
-def _payee(rt: Runtime, customer_id: int, data: PaymentInput) -> channels.ResolvedPayee:
+def _payee(
+    session: Session, rt: Runtime, customer_id: int, data: PaymentInput
+) -> channels.ResolvedPayee:
     if data.payee_id is not None:
-        return channels.payee_details(rt, customer_id, data.payee_id)
-    return channels.resolve_payee(
+        return channels.payee_details_in(session, rt, customer_id, data.payee_id)
+    return channels.resolve_payee_in(
+        session,
         rt,
         account_number=data.payee_account or "",
         name=data.payee_name or "",
@@ -360,8 +393,8 @@ def update_payment(
     longer verify, and it must be confirmed again."""
     if amount is not None:
         _check_amount(amount)
-    resolved = _payee(rt, caller.customer_id, payee) if payee is not None else None
     with rt.db.write() as session:
+        resolved = _payee(session, rt, caller.customer_id, payee) if payee is not None else None
         row = _payment(session, caller.customer_id, payment_id, lock=True)
         _require_status(row, "draft", "awaiting_auth")
         if amount is not None:
@@ -405,9 +438,26 @@ def confirm_payment(
                 field="acknowledge_warnings",
             )
         row.warnings_acknowledged = bool(row.warnings)
-        issued = _confirm(session, rt, caller, row, method)
-        view = _view(session, rt, row, issued)
-    _deliver(rt, caller.customer_id, issued)
+        source = session.get(Account, row.from_account_id)
+        assert source is not None
+        holder = (
+            session.execute(
+                select(Account.customer_id).where(Account.id == row.payee_account_id)
+            ).scalar()
+            if row.payee_account_id is not None
+            else None
+        )
+        issued = _confirm(
+            session,
+            rt,
+            caller,
+            row,
+            method=method,
+            source=source,
+            own_account=holder == caller.customer_id,
+        )
+        view = _view(session, rt, row, issued, from_account=source.number_masked)
+    _deliver(rt, issued)
     return view
 
 
@@ -426,13 +476,20 @@ def linked_fields(rt: Runtime, row: Payment) -> dict[str, str | int]:
 
 
 def _confirm(
-    session: Session, rt: Runtime, caller: auth.CustomerSession, row: Payment, method: Factor | None
+    session: Session,
+    rt: Runtime,
+    caller: auth.CustomerSession,
+    row: Payment,
+    *,
+    method: Factor | None,
+    source: Account,
+    own_account: bool,
 ) -> IssuedChallenge | None:
-    decision = _assess(session, rt, caller, row)
+    decision = _assess(rt, caller, row, ledger.account_view(source).available)
     row.risk_outcome = decision.outcome.value
     row.risk_reasons = json.dumps([r.code for r in decision.reasons])
     row.status, row.updated_at = "awaiting_auth", rt.clock.now()
-    row.exemption = _exemption(session, rt, row, decision)
+    row.exemption = _exemption(session, rt, row, decision, own_account=own_account)
     if row.exemption is not None:
         return None
     if method is None:
@@ -459,9 +516,7 @@ def _payment_sms(rt: Runtime, row: Payment) -> dict[str, Any]:
     }
 
 
-def _assess(session: Session, rt: Runtime, caller: auth.CustomerSession, row: Payment) -> Decision:
-    account = session.get(Account, row.from_account_id)
-    balance = ledger.account_view(account).available if account else None
+def _assess(rt: Runtime, caller: auth.CustomerSession, row: Payment, balance: int) -> Decision:
     return rt.risk.assess(
         RiskEvent(
             kind=EventKind.PAYMENT,
@@ -486,24 +541,34 @@ def _assess(session: Session, rt: Runtime, caller: auth.CustomerSession, row: Pa
     )
 
 
-def _exemption(session: Session, rt: Runtime, row: Payment, decision: Decision) -> str | None:
-    credential = session.get(CustomerCredential, row.customer_id)
-    payee_account = session.get(Account, row.payee_account_id) if row.payee_account_id else None
+def _exemption(
+    session: Session, rt: Runtime, row: Payment, decision: Decision, *, own_account: bool
+) -> str | None:
+    low_value = rt.policy.channels.exemptions.low_value
+    counts = (0, 0)
+    if low_value is not None and row.amount <= (rt.policy.to_minor(low_value.single) or 0):
+        # only a low-value exemption depends on what was exempted before
+        counted = session.execute(
+            select(CustomerCredential.exempt_count, CustomerCredential.exempt_amount).where(
+                CustomerCredential.customer_id == row.customer_id
+            )
+        ).first()
+        counts = (counted[0], counted[1]) if counted is not None else counts
     context = ExemptionContext(
         amount=row.amount,
-        own_account=payee_account is not None and payee_account.customer_id == row.customer_id,
+        own_account=own_account,
         trusted_payee=False,
-        exempt_count=credential.exempt_count if credential else 0,
-        exempt_amount=credential.exempt_amount if credential else 0,
+        exempt_count=counts[0],
+        exempt_amount=counts[1],
         risk=decision.outcome,
         warnings=[w for w in row.warnings.split(",") if w],
     )
     return exemption_for(rt.policy, context)
 
 
-def _deliver(rt: Runtime, customer_id: int, issued: IssuedChallenge | None) -> None:
+def _deliver(rt: Runtime, issued: IssuedChallenge | None) -> None:
     if issued is not None and issued.notification_id is not None:
-        notify.deliver(rt, [issued.notification_id])
+        rt.courier.send_now([issued.notification_id])
 
 
 # --- authorise and execute ---------------------------------------------------------------------
@@ -522,25 +587,34 @@ def authorise_payment(
     """Verify the challenge (and the transaction password, if given) against the payment as it is
     now, check the limits for the strength used, and execute. Repeating the call after execution
     returns the outcome."""
-    with rt.db.read() as session:
-        row = _payment(session, caller.customer_id, payment_id)
-        if row.status in ("executing", "executed", "held", "blocked", "failed"):
-            return _view(session, rt, row)
-        credential = session.get(CustomerCredential, caller.customer_id)
-        known_hash = credential.transaction_password_hash if credential else None
-    password_ok = authorisation.transaction_password is None or verify_password(
-        known_hash, authorisation.transaction_password
-    )
+    password_ok = _transaction_password_ok(rt, caller.customer_id, authorisation)
     with rt.db.write() as session:
         outcome = _authorise(
             session, rt, caller, payment_id, authorisation, password_ok=password_ok
         )
-    notify.deliver(rt, customer_id=caller.customer_id)
+        view = _view(session, rt, outcome) if isinstance(outcome, Payment) else None
     if isinstance(outcome, Exception):
+        rt.courier.wake()  # a lock may have been notified
         raise outcome
-    if outcome is None:
+    if outcome is None or view is None:
         return get_payment(rt, caller.customer_id, payment_id)
-    return _execute(rt, caller, outcome)
+    return _execute(rt, caller, outcome, view)
+
+
+def _transaction_password_ok(rt: Runtime, customer_id: int, authorisation: Authorisation) -> bool:
+    """Checked before the transaction: the hash takes a while on purpose."""
+    if authorisation.transaction_password is None:
+        return True
+    with rt.db.read() as session:
+        known_hash = session.execute(
+            select(CustomerCredential.transaction_password_hash).where(
+                CustomerCredential.customer_id == customer_id
+            )
+        ).scalar()
+    return verify_password(known_hash, authorisation.transaction_password)
+
+
+FINAL_STATES = ("executing", "executed", "held", "blocked", "failed")
 
 
 def _authorise(
@@ -552,10 +626,12 @@ def _authorise(
     *,
     password_ok: bool,
 ) -> Payment | Exception | None:
+    """The payment, authorised and about to execute; the error to raise after the commit (which
+    keeps a counted failure); or None when it was authorised before."""
     credential = auth.credential_for_update(session, caller.customer_id)
     row = _payment(session, caller.customer_id, payment_id, lock=True)
     if row.status != "awaiting_auth":
-        return None if row.status in ("executing", "executed", "held") else _state_error(row)
+        return None if row.status in FINAL_STATES else _state_error(row)
     if credential.locked_at is not None:
         return auth.customer_locked()
     factors = _verify_factors(session, rt, row, authorisation, password_ok=password_ok)
@@ -565,33 +641,14 @@ def _authorise(
     refusal = _check_limits(session, rt, row, strength)
     if refusal is not None:
         return refusal
-    credential.failed_attempts = 0
+    credential.failed_attempts = 0  # written only when it changes, like the counters below
     if row.exemption is not None:
         credential.exempt_count += 1
         credential.exempt_amount += row.amount
     elif is_strong(factors):
         credential.exempt_count, credential.exempt_amount = 0, 0
-        credential.last_full_auth_at = rt.clock.now()
     row.strength, row.factors = strength.value, factors_text(factors)
     row.status, row.transfer_id, row.updated_at = "executing", row.id, rt.clock.now()
-    audit.record(
-        session,
-        AuditEntry(
-            caller.actor,
-            "payment.authorised",
-            "payment",
-            row.id,
-            after={
-                "amount": row.amount,
-                "strength": row.strength,
-                "factors": row.factors,
-                "exemption": row.exemption,
-                "risk": row.risk_outcome,
-                "device": caller.device_id,
-            },
-        ),
-        rt.clock.now(),
-    )
     return row
 
 
@@ -666,53 +723,109 @@ def _check_limits(
 
 
 def _used(session: Session, rt: Runtime, row: Payment) -> tuple[int, int]:
+    """What this channel has already paid out today and this year (local time), in one query."""
     local = rt.clock.now().astimezone(rt.policy.zone)
     day_start = local.replace(hour=0, minute=0, second=0, microsecond=0)
     year_start = day_start.replace(month=1, day=1)
-    base = select(func.coalesce(func.sum(Payment.amount), 0)).where(
-        Payment.customer_id == row.customer_id,
-        Payment.channel == row.channel,
-        Payment.status.in_(LIVE),
-    )
-    today = session.execute(base.where(Payment.created_at >= day_start)).scalar_one()
-    year = session.execute(base.where(Payment.created_at >= year_start)).scalar_one()
+    today, year = session.execute(
+        select(
+            func.coalesce(
+                func.sum(case((Payment.created_at >= day_start, Payment.amount), else_=0)), 0
+            ),
+            func.coalesce(func.sum(Payment.amount), 0),
+        ).where(
+            Payment.customer_id == row.customer_id,
+            Payment.channel == row.channel,
+            Payment.status.in_(LIVE),
+            Payment.created_at >= year_start,
+        )
+    ).one()
     return int(today), int(year)
 
 
-def _execute(rt: Runtime, caller: auth.CustomerSession, row: Payment) -> PaymentView:
-    """Post the payment (or hold it, or block it) and record and notify the outcome."""
+def _execute(
+    rt: Runtime, caller: auth.CustomerSession, row: Payment, view: PaymentView
+) -> PaymentView:
+    """Post the payment (or hold it, or block it). Its outcome, notification and audit record
+    commit with the posting, in the ledger's batch."""
     outcome = Outcome(row.risk_outcome or Outcome.ALLOW.value)
-    failure: Exception | None = None
-    status = "executed"
+    hold = outcome is Outcome.HOLD
+    finished: list[PaymentView] = []
+
+    def record(conn: Connection, results: list[TransferResult]) -> list[AuditEntry]:
+        status, code = _status_after(results[0] if results else None, hold=hold)
+        now = rt.clock.now()
+        finished[:] = [replace(view, status=status, failure_code=code, executed_at=now)]
+        return _record_outcome(conn, rt, caller, row, finished[0])
+
+    failure: TransferRefused | None = None
     if outcome is Outcome.BLOCK:
-        status, code = "blocked", "blocked"
+        with rt.db.write_connection() as conn:
+            audit.append(conn, record(conn, []), rt.clock.now())
     else:
         try:
-            _post(rt, caller, row, hold=outcome is Outcome.HOLD)
-            code = None
-            status = "held" if outcome is Outcome.HOLD else "executed"
+            _post(rt, caller, row, hold=hold, after_post=record)
         except TransferRefused as exc:
-            status, code, failure = "failed", exc.code, exc
-    with rt.db.write() as session:
-        stored = _payment(session, caller.customer_id, row.id, lock=True)
-        stored.status, stored.failure_code = status, code
-        stored.executed_at = stored.updated_at = rt.clock.now()
-        _notify_outcome(session, rt, stored)
-        audit.record(
-            session,
-            AuditEntry(
-                caller.actor, f"payment.{status}", "payment", stored.id, after={"failure": code}
-            ),
-            rt.clock.now(),
-        )
-        view = _view(session, rt, stored)
-    notify.deliver(rt, customer_id=caller.customer_id)
+            failure = exc
+    rt.courier.wake()
     if failure is not None:
         raise failure
-    return view
+    return finished[0]
 
 
-def _post(rt: Runtime, caller: auth.CustomerSession, row: Payment, *, hold: bool) -> TransferResult:
+def _status_after(result: TransferResult | None, *, hold: bool) -> tuple[str, str | None]:
+    if result is None:
+        return "blocked", "blocked"
+    if not result.ok:
+        return "failed", result.code.value
+    return ("held" if hold else "executed"), None
+
+
+def _record_outcome(
+    conn: Connection,
+    rt: Runtime,
+    caller: auth.CustomerSession,
+    row: Payment,
+    done: PaymentView,
+) -> list[AuditEntry]:
+    conn.execute(
+        update(Payment)
+        .where(Payment.id == row.id)
+        .values(
+            status=done.status,
+            failure_code=done.failure_code,
+            executed_at=done.executed_at,
+            updated_at=done.executed_at,
+        )
+    )
+    _notify_outcome(conn, rt, row, done)
+    return [
+        AuditEntry(
+            caller.actor,
+            f"payment.{done.status}",
+            "payment",
+            row.id,
+            after={
+                "amount": row.amount,
+                "strength": row.strength,
+                "factors": row.factors,
+                "exemption": row.exemption,
+                "risk": row.risk_outcome,
+                "device": caller.device_id,
+                "failure": done.failure_code,
+            },
+        )
+    ]
+
+
+def _post(
+    rt: Runtime,
+    caller: auth.CustomerSession,
+    row: Payment,
+    *,
+    hold: bool,
+    after_post: AfterPost,
+) -> TransferResult:
     assert row.transfer_id is not None
     if row.payee_account_id is None and not hold:
         result, _queued = clearing.send_to_other_bank(
@@ -727,6 +840,7 @@ def _post(rt: Runtime, caller: auth.CustomerSession, row: Payment, *, hold: bool
             payee_name=rt.cipher.decrypt(row.payee_name_enc, purpose=PAYEE_NAME_PURPOSE),
             purpose=row.purpose,
             channel=row.channel,
+            after_post=after_post,
         )
         return result
     credit = row.payee_account_id or ledger.internal_account_id(rt, Product.CLEARING, row.currency)
@@ -743,26 +857,25 @@ def _post(rt: Runtime, caller: auth.CustomerSession, row: Payment, *, hold: bool
         channel=row.channel,
         reference=row.id,
     )
-    return ledger.post_one(rt, caller.actor, request)
+    return ledger.post_one(rt, caller.actor, request, after_post=after_post)
 
 
-def _notify_outcome(session: Session, rt: Runtime, row: Payment) -> None:
-    account = session.get(Account, row.from_account_id)
+def _notify_outcome(conn: Connection, rt: Runtime, row: Payment, done: PaymentView) -> None:
     params: dict[str, Any] = {
         "amount": row.amount,
         "currency": row.currency,
         "payee": row.payee_name_masked,
         "payee_account": row.payee_account_masked,
-        "from_account": account.number_masked if account else "",
+        "from_account": done.confirmation.from_account,
     }
-    if row.status == "failed":
-        params["reason_msgid"] = FAILURE_MESSAGES.get(row.failure_code or "", FAILURE_DEFAULT)
+    if done.status == "failed":
+        params["reason_msgid"] = FAILURE_MESSAGES.get(done.failure_code or "", FAILURE_DEFAULT)
     kind = {
         "executed": "payment_executed",
         "held": "payment_held",
         "blocked": "payment_blocked",
-    }.get(row.status, "payment_failed")
-    notify.queue(session, rt, row.customer_id, kind, **params)
+    }.get(done.status, "payment_failed")
+    notify.queue(conn, rt, row.customer_id, kind, **params)
 
 
 # --- recall (S6) -------------------------------------------------------------------------------
@@ -851,7 +964,7 @@ def request_recall(
                     account=payee_account.number_masked,
                 )
         view = _view(session, rt, _payment(session, caller.customer_id, row.id))
-    notify.deliver(rt)
+    rt.courier.wake()
     return view
 
 

@@ -170,7 +170,7 @@ def register_at_counter(
         row = _enrol(session, rt, actor, customer, channel=channel, via="counter")
         _sign_accounts(session, rt, row, account_ids, functions)
         view = _enrolment_view(session, row)
-    notify.deliver(rt, customer_id=customer_id)
+    rt.courier.wake()
     return view
 
 
@@ -332,7 +332,7 @@ def register_self_service(
         )
         _sign(session, rt, row.id, card.id, FUNCTIONS)
         view = _enrolment_view(session, row)
-    notify.deliver(rt, customer_id=view.customer_id)
+    rt.courier.wake()
     return view
 
 
@@ -541,16 +541,17 @@ def change_limits(
         )
         notify.queue(session, rt, customer_id, "security_change", change_msgid=CHANGE_LIMITS)
         view = _enrolment_view(session, row)
-    notify.deliver(rt, customer_id=customer_id)
+    rt.courier.wake()
     return view
 
 
-def signed_link(
+def signed_account(
     session: Session, customer_id: int, channel: str, account_id: int, function: str
-) -> SignedAccount:
-    """The account's signing to this channel, if it allows ``function`` and the channel is live."""
-    link = session.execute(
-        select(SignedAccount)
+) -> Account:
+    """The account, if it is signed to this live channel for ``function`` (one query)."""
+    found = session.execute(
+        select(Account, SignedAccount.can_query, SignedAccount.can_transfer, SignedAccount.can_pay)
+        .join(SignedAccount, SignedAccount.account_id == Account.id)
         .join(ChannelEnrolment, ChannelEnrolment.id == SignedAccount.enrolment_id)
         .where(
             ChannelEnrolment.customer_id == customer_id,
@@ -558,13 +559,13 @@ def signed_link(
             ChannelEnrolment.status == "active",
             SignedAccount.account_id == account_id,
         )
-    ).scalar_one_or_none()
+    ).first()
     allowed = (
-        link is not None
+        found is not None
         and {
-            "query": link.can_query,
-            "transfer": link.can_transfer,
-            "payment": link.can_pay,
+            "query": found.can_query,
+            "transfer": found.can_transfer,
+            "payment": found.can_pay,
         }[function]
     )
     if not allowed:
@@ -573,8 +574,9 @@ def signed_link(
             "This account is not signed to this channel for that use.",
             field="account_id",
         )
-    assert link is not None
-    return link
+    assert found is not None
+    account: Account = found[0]
+    return account
 
 
 def signed_accounts(rt: Runtime, customer_id: int, channel: str) -> list[ledger.AccountView]:
@@ -600,7 +602,7 @@ def require_signed(
     rt: Runtime, customer_id: int, channel: str, account_id: int, function: str
 ) -> None:
     with rt.db.read() as session:
-        signed_link(session, customer_id, channel, account_id, function)
+        signed_account(session, customer_id, channel, account_id, function)
 
 
 # --- services opened online ---------------------------------------------------------------------
@@ -641,7 +643,7 @@ def open_investment_service(
             details={"service": account.product, "parent_account_id": parent_account_id},
         )
     )
-    notify.deliver(rt, customer_id=customer_id)
+    rt.courier.wake()
     return account
 
 
@@ -684,12 +686,23 @@ class ResolvedPayee:
     bank_code: str
     account_id: int | None  # an account of this bank
     verified: bool
+    holder_id: int | None = None  # the customer holding that account
 
 
 def resolve_payee(
     rt: Runtime, *, account_number: str, name: str, bank_code: str | None
 ) -> ResolvedPayee:
     """Check a payee. For this bank the account must exist and the name must be its holder's."""
+    with rt.db.read() as session:
+        return resolve_payee_in(
+            session, rt, account_number=account_number, name=name, bank_code=bank_code
+        )
+
+
+def resolve_payee_in(
+    session: Session, rt: Runtime, *, account_number: str, name: str, bank_code: str | None
+) -> ResolvedPayee:
+    """:func:`resolve_payee` inside the caller's transaction."""
     number = re.sub(r"[\s-]", "", account_number or "")
     if not PAYEE_ACCOUNT.match(number):
         raise Unprocessable(
@@ -700,32 +713,27 @@ def resolve_payee(
     bank = (bank_code or own_bank).strip().upper()[:64] or own_bank
     if bank != own_bank:
         return ResolvedPayee(name, number, bank, None, False)
-    with rt.db.read() as session:
-        account = session.execute(
-            select(Account).where(
-                Account.number_hash == rt.cipher.lookup_hash(number, purpose=ACCOUNT_NUMBER_PURPOSE)
-            )
-        ).scalar_one_or_none()
-        holder = (
-            session.get(Customer, account.customer_id) if account and account.customer_id else None
-        )
-    if (
-        account is None
-        or holder is None
-        or account.product not in (*PAYABLE_PRODUCTS, Product.PRECIOUS_METAL_MARGIN.value)
+    account = session.execute(
+        select(Account.id, Account.product, Account.customer_id, Customer.name_hash)
+        .join(Customer, Customer.id == Account.customer_id)
+        .where(Account.number_hash == rt.cipher.lookup_hash(number, purpose=ACCOUNT_NUMBER_PURPOSE))
+    ).first()
+    if account is None or account.product not in (
+        *PAYABLE_PRODUCTS,
+        Product.PRECIOUS_METAL_MARGIN.value,
     ):
         raise Unprocessable(
             "payee_account_unknown",
             "No account of this bank has that number.",
             field="payee_account",
         )
-    if holder.name_hash != rt.cipher.lookup_hash(name, purpose=NAME_PURPOSE):
+    if account.name_hash != rt.cipher.lookup_hash(name, purpose=NAME_PURPOSE):
         raise Unprocessable(
             "payee_name_mismatch",
             "The payee's name does not match the account. Check it with the payee.",
             field="payee_name",
         )
-    return ResolvedPayee(name, number, bank, account.id, True)
+    return ResolvedPayee(name, number, bank, account.id, True, account.customer_id)
 
 
 def add_payee(
@@ -803,16 +811,29 @@ def payees(rt: Runtime, customer_id: int) -> list[PayeeView]:
 
 def payee_details(rt: Runtime, customer_id: int, payee_id: int) -> ResolvedPayee:
     with rt.db.read() as session:
-        row = session.get(Payee, payee_id)
-        if row is None or row.customer_id != customer_id or row.status != "active":
-            raise NotFound("payee_not_found", "No such payee.", field="payee_id")
-        return ResolvedPayee(
-            rt.cipher.decrypt(row.name_enc, purpose=PAYEE_NAME_PURPOSE),
-            rt.cipher.decrypt(row.account_enc, purpose=PAYEE_ACCOUNT_PURPOSE),
-            row.bank_code,
-            row.account_id,
-            row.verified,
-        )
+        return payee_details_in(session, rt, customer_id, payee_id)
+
+
+def payee_details_in(
+    session: Session, rt: Runtime, customer_id: int, payee_id: int
+) -> ResolvedPayee:
+    """:func:`payee_details` inside the caller's transaction."""
+    found = session.execute(
+        select(Payee, Account.customer_id)
+        .outerjoin(Account, Account.id == Payee.account_id)
+        .where(Payee.id == payee_id)
+    ).first()
+    row = found[0] if found is not None else None
+    if row is None or row.customer_id != customer_id or row.status != "active":
+        raise NotFound("payee_not_found", "No such payee.", field="payee_id")
+    return ResolvedPayee(
+        rt.cipher.decrypt(row.name_enc, purpose=PAYEE_NAME_PURPOSE),
+        rt.cipher.decrypt(row.account_enc, purpose=PAYEE_ACCOUNT_PURPOSE),
+        row.bank_code,
+        row.account_id,
+        row.verified,
+        found[1] if found is not None else None,
+    )
 
 
 def delete_payee(rt: Runtime, customer_id: int, payee_id: int) -> None:

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.orm import Session
@@ -33,6 +34,9 @@ from ebank.ledger.service import (
 )
 from ebank.ledger.writer import post_batch
 from ebank.runtime import Runtime
+
+if TYPE_CHECKING:
+    from ebank.ledger.engine import AfterPost
 
 log = logging.getLogger(__name__)
 PAYEE_ACCOUNT = re.compile(r"^\d{8,32}$")
@@ -97,8 +101,10 @@ def send_to_other_bank(
     payee_name: str,
     purpose: str | None = None,
     channel: str = "counter",
+    after_post: AfterPost | None = None,
 ) -> tuple[TransferResult, OutboundView | None]:
-    """Debit the customer, credit clearing, and queue the payment for the counterparty bank."""
+    """Debit the customer, credit clearing, and queue the payment for the counterparty bank;
+    ``after_post`` records the caller's own outcome in the same transaction."""
     payee_account = re.sub(r"[\s-]", "", payee_account or "")
     if not PAYEE_ACCOUNT.match(payee_account):
         raise Unprocessable(
@@ -122,15 +128,16 @@ def send_to_other_bank(
     check_request(request)
     queued: list[OutboundView] = []
 
-    def enqueue(conn: Connection, results: list[TransferResult]) -> None:
+    def enqueue(conn: Connection, results: list[TransferResult]) -> Sequence[AuditEntry] | None:
         queued.clear()  # a retried transaction starts again
+        also = after_post(conn, results) if after_post is not None else None
         result = results[0]
         if not result.ok:
-            return
+            return also
         existing = _outbound(conn, OutboundTransfer.transfer_id == transfer_id)
         if existing is not None:  # a retry: the payment is already queued
             queued.append(_view(existing))
-            return
+            return also
         now = rt.clock.now()
         row = {
             "transfer_id": transfer_id,
@@ -153,6 +160,7 @@ def send_to_other_bank(
         stored = _outbound(conn, OutboundTransfer.transfer_id == transfer_id)
         assert stored is not None
         queued.append(_view(stored))
+        return also
 
     result = rt.posting.submit([request], actor=actor, after_post=enqueue)[0]
     if not result.ok:

@@ -35,8 +35,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 # Called inside the batch's transaction with the submission's results, for rows that must commit
-# together with the postings (the clearing queue, for instance).
-AfterPost = Callable[[Connection, list[TransferResult]], None]
+# together with the postings (the clearing queue, a payment's outcome); returns audit entries of
+# its own, chained with the batch's.
+AfterPost = Callable[[Connection, list[TransferResult]], Sequence[AuditEntry] | None]
 
 TRANSIENT_RETRIES = 5
 
@@ -176,29 +177,37 @@ class PostingEngine:
                 submission.future.set_result(own)
 
     def _commit(self, batch: list[_Submission]) -> list[list[TransferResult]]:
-        groups = [submission.requests for submission in batch]
-        audit_entries = [e for submission in batch for e in submission.audit]
         for attempt in range(TRANSIENT_RETRIES):
             try:
                 with self._rt.db.write_connection() as conn:
-                    results = post_batch(
-                        conn,
-                        groups,
-                        now=self._rt.clock.now(),
-                        policy=self._rt.policy,
-                        actors=[submission.actor for submission in batch],
-                        audit_entries=audit_entries,
-                    )
-                    split = _split(results, batch)
-                    for submission, own in zip(batch, split, strict=True):
-                        if submission.after_post is not None:
-                            submission.after_post(conn, own)
-                    return split
+                    return self._post_in(conn, batch)
             except (OperationalError, DBAPIError) as exc:
                 if not _is_transient(exc) or attempt == TRANSIENT_RETRIES - 1:
                     raise
                 time.sleep(0.005 * (attempt + 1))
         raise AssertionError("unreachable")
+
+    def _post_in(self, conn: Connection, batch: list[_Submission]) -> list[list[TransferResult]]:
+        split: list[list[TransferResult]] = []
+
+        def after_posts(results: list[TransferResult]) -> list[AuditEntry]:
+            split.extend(_split(results, batch))
+            entries: list[AuditEntry] = []
+            for submission, own in zip(batch, split, strict=True):
+                if submission.after_post is not None:
+                    entries.extend(submission.after_post(conn, own) or ())
+            return entries
+
+        post_batch(
+            conn,
+            [submission.requests for submission in batch],
+            now=self._rt.clock.now(),
+            policy=self._rt.policy,
+            actors=[submission.actor for submission in batch],
+            audit_entries=[e for submission in batch for e in submission.audit],
+            after_posting=after_posts,
+        )
+        return split
 
 
 def _split(results: list[TransferResult], batch: list[_Submission]) -> list[list[TransferResult]]:

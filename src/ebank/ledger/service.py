@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, and_, or_, select
 from sqlalchemy.orm import Session
@@ -42,6 +42,9 @@ from ebank.ledger.posting import (
     TransferResult,
 )
 from ebank.runtime import Runtime
+
+if TYPE_CHECKING:
+    from ebank.ledger.engine import AfterPost
 
 ACCOUNT_NUMBER_PURPOSE = "account.number"
 # Transfers that belong to inter-bank clearing: their corrections come from the other bank.
@@ -592,13 +595,18 @@ def check_request(request: TransferRequest) -> None:
 
 
 def create_transfers(
-    rt: Runtime, actor: Actor, requests: Sequence[TransferRequest]
+    rt: Runtime,
+    actor: Actor,
+    requests: Sequence[TransferRequest],
+    *,
+    after_post: AfterPost | None = None,
 ) -> list[TransferResult]:
-    """Post a batch through the group-commit engine; each request gets its own result."""
+    """Post a batch through the group-commit engine; each request gets its own result.
+    ``after_post`` writes what must commit with the postings (see :data:`AfterPost`)."""
     for request in requests:
         check_request(request)
     stamped = [_stamp(request, actor) for request in requests]
-    return rt.posting.submit(stamped, actor=actor)
+    return rt.posting.submit(stamped, actor=actor, after_post=after_post)
 
 
 def _stamp(request: TransferRequest, actor: Actor) -> TransferRequest:
@@ -607,9 +615,12 @@ def _stamp(request: TransferRequest, actor: Actor) -> TransferRequest:
     return replace(request, created_by=actor.ref)
 
 
-def post_one(rt: Runtime, actor: Actor, request: TransferRequest) -> TransferResult:
-    """Post one transfer; a refusal raises :class:`TransferRefused`."""
-    result = create_transfers(rt, actor, [request])[0]
+def post_one(
+    rt: Runtime, actor: Actor, request: TransferRequest, *, after_post: AfterPost | None = None
+) -> TransferResult:
+    """Post one transfer; a refusal raises :class:`TransferRefused` (after ``after_post`` has
+    recorded it)."""
+    result = create_transfers(rt, actor, [request], after_post=after_post)[0]
     if not result.ok:
         raise refusal(result)
     return result

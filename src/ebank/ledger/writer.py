@@ -9,7 +9,7 @@ overdraft in the very statement that would cause it: the rules decide, the datab
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -95,16 +95,20 @@ def post_batch(
     policy: Policy,
     actors: Sequence[Actor | None] | None = None,
     audit_entries: Sequence[AuditEntry] = (),
+    after_posting: Callable[[list[TransferResult]], Sequence[AuditEntry]] | None = None,
 ) -> list[TransferResult]:
     """Apply the groups' requests inside the caller's transaction; one result per request, in
     order (see :func:`ebank.ledger.posting.apply_batch` for what a group is).
 
     ``actors`` (one per group) are who asked: each transfer posted or refused is audited in
     their name; a replay of an earlier outcome changes nothing and is not recorded again.
+    ``after_posting`` sees the results before the audit trail is appended to, last, so that the
+    trail's lock is held for as short a time as possible; it returns entries to add.
     """
     requests = [request for group in groups for request in group]
     if not requests:
-        audit.append(conn, audit_entries, now)
+        extra = after_posting([]) if after_posting is not None else ()
+        audit.append(conn, [*audit_entries, *extra], now)
         return []
     if conn.dialect.name == "postgresql":
         _lock_ids(conn, [request.id for request in requests])
@@ -112,7 +116,9 @@ def post_batch(
     before = {account_id: account.copy() for account_id, account in state.accounts.items()}
     changes = apply_batch(groups, state, now=now, zone=policy.zone)
     _write(conn, changes, before, state)
-    audit.append(conn, [*_outcome_entries(groups, actors, changes.results), *audit_entries], now)
+    extra = after_posting(changes.results) if after_posting is not None else ()
+    outcomes = _outcome_entries(groups, actors, changes.results)
+    audit.append(conn, [*outcomes, *audit_entries, *extra], now)
     return changes.results
 
 

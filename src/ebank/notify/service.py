@@ -1,5 +1,6 @@
-"""The outbox: ``queue`` writes a notification in the caller's transaction; ``deliver`` sends what
-is pending after the commit (and the worker retries what failed); ``inbox`` reads them back."""
+"""The outbox: ``queue`` writes a notification in the caller's transaction; after the commit the
+courier (``rt.courier``) has ``deliver`` send what is pending (and the worker retries what failed);
+``inbox`` reads them back."""
 
 from __future__ import annotations
 
@@ -9,14 +10,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from ebank.common.errors import NotFound
 from ebank.common.i18n import current_locale
 from ebank.customers.models import Customer
 from ebank.customers.service import MOBILE_PURPOSE
-from ebank.notify.gateways import gateway_for
+from ebank.db import table_of
+from ebank.notify.gateways import SmsGateway, gateway_for
 from ebank.notify.messages import MESSAGES, render
 from ebank.notify.models import Notification
 from ebank.runtime import Runtime
@@ -26,66 +28,79 @@ PARAMS_PURPOSE = "notification.params"
 MAX_ATTEMPTS = 10
 
 
-def queue(session: Session, rt: Runtime, customer_id: int, kind: str, **params: Any) -> int:
-    """Write a notification to the customer's reserved phone and inbox; returns its id."""
+_NOTIFICATIONS = table_of(Notification)
+
+
+def queue(
+    target: Session | Connection, rt: Runtime, customer_id: int, kind: str, **params: Any
+) -> int:
+    """Write a notification to the customer's reserved phone and inbox, in the transaction of
+    ``target`` (a session, or a connection such as a posting batch's); returns its id."""
     message = MESSAGES[kind]
-    customer = session.get(Customer, customer_id)
-    if customer is None:
+    conn = target.connection() if isinstance(target, Session) else target
+    if isinstance(target, Session):
+        target.flush()  # the customer may have been created in this session
+    columns = _NOTIFICATIONS.c
+    values = {
+        "customer_id": customer_id,
+        "kind": kind,
+        "params_enc": rt.cipher.encrypt(json.dumps(params), purpose=PARAMS_PURPOSE),
+        "locale": current_locale.get(),
+        "inbox": message.inbox,
+        "sensitive": message.sensitive,
+        "status": "pending",
+        "attempts": 0,
+        "created_at": rt.clock.now(),
+    }
+    source = select(
+        *(bindparam(name, value, type_=columns[name].type) for name, value in values.items()),
+        Customer.mobile_enc,
+        Customer.mobile_masked,
+    ).where(Customer.id == customer_id)
+    inserted = conn.execute(
+        insert(_NOTIFICATIONS)
+        .from_select([*values, "recipient_enc", "recipient_masked"], source)
+        .returning(columns.id)
+    ).scalar()
+    if inserted is None:
         raise NotFound("customer_not_found", "No such customer.", field="customer_id")
-    row = Notification(
-        customer_id=customer_id,
-        kind=kind,
-        params_enc=rt.cipher.encrypt(json.dumps(params), purpose=PARAMS_PURPOSE),
-        locale=current_locale.get(),
-        inbox=message.inbox,
-        sensitive=message.sensitive,
-        recipient_enc=customer.mobile_enc,
-        recipient_masked=customer.mobile_masked,
-        status="pending",
-        created_at=rt.clock.now(),
-    )
-    session.add(row)
-    session.flush()
-    return row.id
+    return int(inserted)
 
 
 def deliver(
-    rt: Runtime, ids: list[int] | None = None, *, customer_id: int | None = None, limit: int = 200
+    rt: Runtime, ids: list[int] | None = None, *, customer_id: int | None = None, limit: int = 500
 ) -> int:
-    """Send pending notifications (those in ``ids``, or the customer's, or the oldest ``limit``);
-    returns how many went out. A failure leaves the message pending for the next round."""
-    with rt.db.read() as session:
-        query = select(Notification.id).where(Notification.status == "pending")
+    """Send pending notifications (those in ``ids``, or the customer's, or the oldest ``limit``)
+    in one transaction; returns how many went out. A failure leaves the message pending for the
+    next round. Use cases do not call this: they wake the courier (``rt.courier``)."""
+    with rt.db.write() as session:
+        query = select(Notification).where(Notification.status == "pending")
         if ids is not None:
             query = query.where(Notification.id.in_(ids))
         if customer_id is not None:
             query = query.where(Notification.customer_id == customer_id)
-        pending = list(session.execute(query.order_by(Notification.id).limit(limit)).scalars())
-    return sum(_deliver_one(rt, notification_id) for notification_id in pending)
+        rows = session.execute(
+            query.order_by(Notification.id).limit(limit).with_for_update(skip_locked=True)
+        ).scalars()
+        gateway = gateway_for(rt.settings.sms_gateway, rt.settings.var_dir)
+        return sum(_send(rt, gateway, row) for row in rows)
 
 
-def _deliver_one(rt: Runtime, notification_id: int) -> bool:
-    gateway = gateway_for(rt.settings.sms_gateway, rt.settings.var_dir)
-    with rt.db.write() as session:
-        row = session.execute(
-            select(Notification)
-            .where(Notification.id == notification_id, Notification.status == "pending")
-            .with_for_update(skip_locked=True)
-        ).scalar_one_or_none()
-        if row is None or row.recipient_enc is None:
-            return False
-        now = rt.clock.now()
-        try:
-            gateway.send(to=_recipient(rt, row), text=_text(rt, row, row.locale), at=now)
-        except OSError as exc:
-            row.attempts += 1
-            row.status = "failed" if row.attempts >= MAX_ATTEMPTS else "pending"
-            log.warning("SMS %s not delivered: %s", row.id, type(exc).__name__)
-            return False
-        row.status, row.sent_at, row.attempts = "sent", now, row.attempts + 1
-        if row.sensitive:  # a one-time code has done its work: keep no copy
-            row.params_enc = rt.cipher.encrypt("{}", purpose=PARAMS_PURPOSE)
-        return True
+def _send(rt: Runtime, gateway: SmsGateway, row: Notification) -> bool:
+    if row.recipient_enc is None:
+        return False
+    now = rt.clock.now()
+    try:
+        gateway.send(to=_recipient(rt, row), text=_text(rt, row, row.locale), at=now)
+    except OSError as exc:
+        row.attempts += 1
+        row.status = "failed" if row.attempts >= MAX_ATTEMPTS else "pending"
+        log.warning("SMS %s not delivered: %s", row.id, type(exc).__name__)
+        return False
+    row.status, row.sent_at, row.attempts = "sent", now, row.attempts + 1
+    if row.sensitive:  # a one-time code has done its work: keep no copy
+        row.params_enc = rt.cipher.encrypt("{}", purpose=PARAMS_PURPOSE)
+    return True
 
 
 def _recipient(rt: Runtime, row: Notification) -> str:

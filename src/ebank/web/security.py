@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from fastapi import Depends, Request
 from sqlalchemy import select
 
-from ebank.auth.models import CustomerDevice
 from ebank.auth.service import CustomerSession, device_hash
 from ebank.auth.sessions import touch_session
 from ebank.auth.strength import parse_factors
@@ -89,11 +88,8 @@ def current_staff(
 def _resolve_staff(
     rt: Runtime, token: str, *, check_csrf: bool, csrf: str | None
 ) -> StaffPrincipal:
-    with rt.db.write() as session:
-        active = touch_session(session, token, rt.clock.now())
-    if (
-        active is None
-    ):  # raised after the commit: an idle or expired session stays recorded as ended
+    active = touch_session(rt.db, token, rt.clock.now())
+    if active is None:
         raise _not_authenticated()
     with rt.db.read() as session:
         if active.principal_kind != "staff":
@@ -187,20 +183,16 @@ def page_customer(
 def _resolve_customer(
     rt: Runtime, request: Request, token: str, *, check_csrf: bool, csrf: str | None
 ) -> CustomerSession:
-    with rt.db.write() as session:
-        active = touch_session(session, token, rt.clock.now())
+    active = touch_session(rt.db, token, rt.clock.now())
     if active is None:
         raise _not_authenticated()
     if active.principal_kind != "customer":
         raise Forbidden("customers_only", "This part of the bank is for customers.")
-    with rt.db.read() as session:
-        device = session.get(CustomerDevice, active.device_id) if active.device_id else None
     presented = device_ref(request)
     bound = (
-        device is not None
-        and device.status == "active"
+        active.device_hash is not None
         and presented is not None
-        and hmac.compare_digest(device.device_hash, device_hash(rt, presented))
+        and hmac.compare_digest(active.device_hash, device_hash(rt, presented))
     )
     if not bound:  # a token copied to another device is worthless there
         raise NotAuthenticated(
