@@ -48,6 +48,7 @@ class Courier:
             return deliver(self._rt)
 
     def stop(self) -> None:
+        """Stop after delivering what is pending."""
         self._stop.set()
         self._wake.set()
         self._thread.join(10)
@@ -57,11 +58,11 @@ class Courier:
 
         while True:
             self._wake.wait()
-            if self._stop.is_set():
-                return
             self._wake.clear()
             try:
                 with self._sending:
                     deliver(self._rt)
             except Exception as exc:  # the background worker retries what is left pending
                 log.error("notification delivery failed: %s", type(exc).__name__)
+            if self._stop.is_set():  # after a last round for what was queued before stopping
+                return
