@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 import pytest
 from playwright.sync_api import expect
@@ -426,3 +427,73 @@ def test_other_customers_ids_and_bad_input_give_the_error_page_never_data(visit:
     expect(page.locator("html")).to_have_attribute("lang", "en")
     expect(page.get_by_role("alert")).to_have_text("No such payment.")
     assert not visit.foreign_requests()
+
+
+# --- passkeys: add one, log in and pay with it ----------------------------------------------------
+
+
+def _virtual_passkey_device(visit: Visit) -> str:
+    """The page's browser gets a platform authenticator with user verification (Chromium's
+    virtual authenticator, as a phone's fingerprint sensor would answer); the bank is reached as
+    ``localhost``, the relying party's id (WebAuthn refuses IP addresses)."""
+    port = urlsplit(visit.server.url).port
+    origin = f"http://localhost:{port}"
+    rt = visit.server.rt
+    rt.settings = rt.settings.model_copy(update={"rp_id": "localhost", "rp_origin": origin})
+    cdp = visit.page.context.new_cdp_session(visit.page)
+    cdp.send("WebAuthn.enable", {"enableUI": False})
+    cdp.send(
+        "WebAuthn.addVirtualAuthenticator",
+        {
+            "options": {
+                "protocol": "ctap2",
+                "transport": "internal",
+                "hasResidentKey": True,
+                "hasUserVerification": True,
+                "isUserVerified": True,
+                "automaticPresenceSimulation": True,
+            }
+        },
+    )
+    return origin
+
+
+def test_add_a_passkey_then_log_in_and_pay_with_it(visit: Visit) -> None:
+    page = visit.page
+    rt = visit.server.rt
+    origin = _virtual_passkey_device(visit)
+    page.goto(f"{origin}/bank/login")
+    _log_in_with_sms(visit)
+
+    page.goto(f"{origin}/bank/security")
+    page.locator("#add-passkey").click()
+    page.get_by_label("通行密钥名称（选填）").fill("我的笔记本")
+    page.locator("#create-passkey").click()
+    expect(page.locator("#notice")).to_have_text("通行密钥已添加，今后可用于登录和转账。")
+    expect(page.locator("#tools")).to_contain_text("我的笔记本")
+    kinds = [t.kind for t in tools.list_tools(rt, _customer_id(visit)) if t.status == "active"]
+    assert "passkey" in kinds
+
+    page.locator("#logout").click()
+    page.locator("#login_name").fill(DEMO_ONLINE_LOGIN)
+    page.locator("#method-passkey").check()
+    page.locator("#send-code").click()
+    expect(page.locator("#login-note")).to_contain_text("通行密钥")
+    page.locator("#password").fill(DEMO_ONLINE_PASSWORD)
+    page.locator("#log-in").click()
+    expect(page).to_have_url(re.compile(r"/bank$"))
+    expect(page.locator("h1")).to_have_text("欢迎您，*三")
+
+    company = _company_account(visit)
+    page.goto(f"{origin}/bank/pay")
+    page.get_by_label("收款人账号").fill(ledger.reveal_account_number(rt, company.id))
+    page.get_by_label("收款人户名").fill(DEMO_COMPANY.name)
+    page.get_by_label("金额（元）").fill("88.00")
+    page.locator("#method").select_option("passkey")
+    page.locator("#next").click()
+    expect(page.locator("#capitals")).to_have_text("捌拾捌元整")
+    expect(page.locator("#code")).to_have_count(0)  # the passkey answers, no code to type
+    page.get_by_label("交易密码").fill(DEMO_TRANSACTION_PASSWORD)
+    page.locator("#pay").click()
+    expect(page.locator("#outcome")).to_have_text("转账成功。")
+    assert ledger.get_account(rt, company.id).balance == company.balance + 8_800

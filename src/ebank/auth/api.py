@@ -159,7 +159,7 @@ def resync(
 def passkey_options(
     caller: CustomerSession = Depends(current_customer), rt: Runtime = Depends(runtime)
 ) -> PasskeyOptionsOut:
-    _require_strong_session(caller)
+    tools.require_strong_session(caller.factors)
     challenge_id, options = tools.begin_passkey(
         rt, caller.customer_id, user_name=f"customer-{caller.customer_id}"
     )
@@ -172,7 +172,7 @@ def passkey_register(
     caller: CustomerSession = Depends(current_customer),
     rt: Runtime = Depends(runtime),
 ) -> tools.ToolView:
-    _require_strong_session(caller)
+    tools.require_strong_session(caller.factors)
     return tools.finish_passkey(
         rt,
         caller.actor,
@@ -181,16 +181,6 @@ def passkey_register(
         credential=body.credential,
         label=body.label,
     )
-
-
-def _require_strong_session(caller: CustomerSession) -> None:
-    from ebank.auth.strength import is_strong
-
-    if not is_strong(caller.factors):
-        raise Unprocessable(
-            "strong_login_required",
-            "Log in with two factors before adding a passkey.",
-        )
 
 
 # --- at the counter ------------------------------------------------------------------------------

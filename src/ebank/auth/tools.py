@@ -19,6 +19,7 @@ from ebank.auth import otp, passkeys, pki
 from ebank.auth.authority import bank_ca
 from ebank.auth.challenges import TOOL_SECRET_PURPOSE, relying_party
 from ebank.auth.models import AuthChallenge, AuthTool
+from ebank.auth.strength import Factor, is_strong
 from ebank.common.actor import Actor
 from ebank.common.errors import Conflict, NotFound, Unprocessable
 from ebank.common.i18n import N_
@@ -222,6 +223,15 @@ def enrol_usbkey(
         view = _view(tool)
     rt.courier.wake()
     return EnrolledUsbKey(view, pem)
+
+
+def require_strong_session(factors: frozenset[Factor]) -> None:
+    """A passkey is added only from a session opened with two factors."""
+    if not is_strong(factors):
+        raise Unprocessable(
+            "strong_login_required",
+            "Log in with two factors before adding a passkey.",
+        )
 
 
 def begin_passkey(rt: Runtime, customer_id: int, *, user_name: str) -> tuple[str, dict[str, Any]]:

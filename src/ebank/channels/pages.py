@@ -10,6 +10,7 @@ checked by :func:`ebank.web.security.page_customer`.
 
 from __future__ import annotations
 
+import json
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,7 +26,7 @@ from ebank.auth import service as auth
 from ebank.auth import tools as auth_tools
 from ebank.auth.challenges import IssuedChallenge, Proof
 from ebank.auth.service import CustomerSession
-from ebank.auth.strength import Factor
+from ebank.auth.strength import Factor, is_strong
 from ebank.channels import payments
 from ebank.channels import service as channels
 from ebank.common.errors import DomainError, InvalidValue, Unprocessable
@@ -63,10 +64,11 @@ PaymentPath = Annotated[str, Path(min_length=1, max_length=32)]
 Customer = Annotated[CustomerSession, Depends(page_customer)]
 Rt = Annotated[Runtime, Depends(runtime)]
 
-METHODS: dict[str, Factor] = {"sms": Factor.SMS, "totp": Factor.TOTP}
+METHODS: dict[str, Factor] = {"sms": Factor.SMS, "totp": Factor.TOTP, "passkey": Factor.PASSKEY}
 METHOD_LABELS: dict[str, str] = {
     "sms": N_("SMS code to your reserved mobile phone"),
     "totp": N_("E-token code"),
+    "passkey": N_("Passkey (fingerprint, face or PIN of this device)"),
 }
 TOOL_KINDS: dict[str, str] = {
     "totp": N_("E-token (time-based)"),
@@ -89,6 +91,7 @@ DONE_MESSAGES: dict[str, str] = {
         "replace the tool."
     ),
     "recall_requested": N_("Your recall request was received."),
+    "passkey_added": N_("The passkey was added. You can now use it to log in and to pay."),
 }
 OUTCOMES: dict[str, str] = {
     "executed": N_("The payment was made."),
@@ -98,6 +101,7 @@ OUTCOMES: dict[str, str] = {
     "failed": N_("The payment failed: {reason_msgid}."),
 }
 FINISHED = ("executing", "executed", "held", "blocked", "failed")
+PASSKEY_ANSWER_MAX = 16_384  # a WebAuthn answer as JSON (attestation objects are the largest)
 FORM_EXPIRED = N_("The form has expired; reload the page and try again.")
 
 
@@ -168,6 +172,7 @@ class LoginForm(BaseModel):
     method: str = Field("sms", max_length=16)
     challenge_id: str = Field("", max_length=64)
     code: str = Field("", max_length=16)
+    credential: str = Field("", max_length=PASSKEY_ANSWER_MAX)
     csrf_token: str = Field("", max_length=64)
     next: str = Field(HOME, max_length=256)
 
@@ -204,9 +209,12 @@ def _login_page(
     error: str | None = None,
     note: str | None = None,
     status: int = 200,
+    webauthn: dict[str, Any] | None = None,
 ) -> Response:
     token = secrets.token_urlsafe(24)
-    shown = form.model_copy(update={"password": "", "code": "", "next": _safe_next(form.next)})
+    shown = form.model_copy(
+        update={"password": "", "code": "", "credential": "", "next": _safe_next(form.next)}
+    )
     response = render(
         request,
         "channels/login.html",
@@ -218,6 +226,7 @@ def _login_page(
         error=error,
         note=note,
         tip=TIP_NEVER_ASK_CODE,
+        webauthn=webauthn,
     )
     response.set_cookie(
         LOGIN_CSRF_COOKIE,
@@ -249,13 +258,19 @@ def login_code(request: Request, form: Annotated[LoginForm, Form()], rt: Rt) -> 
     if not form.login_name.strip():
         error = gettext("Enter your login name first.")
         return _login_page(request, rt, form, error=error, status=422)
-    if form.method != "sms":
+    if form.method not in ("sms", "passkey"):
         note = gettext("Enter the code your e-token shows now.")
         return _login_page(request, rt, form, note=note)
     try:
-        issued = auth.request_login_challenge(rt, login_name=form.login_name, method=Factor.SMS)
+        issued = auth.request_login_challenge(
+            rt, login_name=form.login_name, method=METHODS[form.method]
+        )
     except DomainError as exc:
         return _login_page(request, rt, form, error=_message(exc), status=exc.status)
+    if form.method == "passkey":
+        note = gettext("Enter your login password, then press “Log in” and use your passkey.")
+        ready = form.model_copy(update={"challenge_id": issued.id})
+        return _login_page(request, rt, ready, note=note, webauthn=issued.webauthn)
     minutes = max(1, rt.policy.customer_auth.sms_code_ttl_seconds // 60)
     note = gettext(
         "A code was sent to your reserved mobile phone. It is valid for {minutes} minutes.",
@@ -270,11 +285,26 @@ def _login_refusal(form: LoginForm) -> str | None:
     factor = METHODS.get(form.method)
     if factor is None:
         return gettext("Choose how to verify: SMS code or e-token code.")
+    if factor is Factor.PASSKEY:
+        if not form.challenge_id or not form.credential:
+            return gettext("Press “Send code” first, then log in with your passkey.")
+        if not form.login_name.strip() or not form.password:
+            return gettext("Enter your login name and login password.")
+        return None
     if factor is Factor.SMS and not form.challenge_id:
         return gettext("Press “Send code” first, then enter the code you receive.")
     if not form.login_name.strip() or not form.password or not form.code.strip():
         return gettext("Enter your login name, login password and verification code.")
     return None
+
+
+def _passkey_answer(text: str) -> dict[str, Any] | None:
+    """The browser's WebAuthn answer, or None when it is not a JSON object (a wrong proof)."""
+    try:
+        answer = json.loads(text) if text else None
+    except ValueError:
+        return None
+    return answer if isinstance(answer, dict) else None
 
 
 @router.post("/login", response_class=HTMLResponse)
@@ -296,8 +326,8 @@ def login_submit(request: Request, form: Annotated[LoginForm, Form()], rt: Rt) -
                 channel=LOGIN_CHANNEL,
                 device_ref=device,
                 device_label=device_label(request.headers.get("user-agent", "")),
-                challenge_id=form.challenge_id if factor is Factor.SMS else None,
-                proof=Proof(code=form.code.strip()),
+                challenge_id=form.challenge_id if factor in CHALLENGED else None,
+                proof=_proof(form.code, form.credential, factor),
                 ip=request.client.host if request.client else None,
             ),
         )
@@ -310,6 +340,15 @@ def login_submit(request: Request, form: Annotated[LoginForm, Form()], rt: Rt) -
     _start_session(response, rt, result.session.token, result.session.csrf_token, device)
     response.delete_cookie(LOGIN_CSRF_COOKIE, path=HOME)
     return response
+
+
+CHALLENGED = (Factor.SMS, Factor.PASSKEY)  # factors whose challenge the server issues first
+
+
+def _proof(code: str, credential: str, factor: Factor) -> Proof:
+    if factor is Factor.PASSKEY:
+        return Proof(credential=_passkey_answer(credential) or {})
+    return Proof(code=code.strip() or None)
 
 
 def _start_session(response: Response, rt: Runtime, token: str, csrf: str, device: str) -> None:
@@ -410,6 +449,7 @@ class ChallengeRef:
     id: str
     method: str
     sent_to: str | None = None
+    webauthn: dict[str, Any] | None = None  # a passkey's request options
 
 
 def _new_request_id() -> str:
@@ -535,7 +575,9 @@ def pay_submit(
 
 
 def _challenge_of(issued: IssuedChallenge | None) -> ChallengeRef | None:
-    return ChallengeRef(issued.id, issued.method, issued.sent_to) if issued else None
+    if issued is None:
+        return None
+    return ChallengeRef(issued.id, issued.method, issued.sent_to, issued.webauthn)
 
 
 def _outcome(view: payments.PaymentView) -> str | None:
@@ -639,11 +681,13 @@ class AuthoriseForm(BaseModel):
     challenge_id: str = Field("", max_length=64)
     challenge_method: str = Field("", max_length=16)
     code: str = Field("", max_length=16)
+    credential: str = Field("", max_length=PASSKEY_ANSWER_MAX)
     transaction_password: str = Field("", max_length=128)
 
 
 def _authorise_refusal(view: payments.PaymentView, form: AuthoriseForm) -> str | None:
-    if view.exemption is None and not (form.challenge_id and form.code.strip()):
+    answered = form.credential if form.challenge_method == "passkey" else form.code.strip()
+    if view.exemption is None and not (form.challenge_id and answered):
         return gettext("Enter the verification code.")
     if not form.transaction_password:
         return gettext("Enter your transaction password.")
@@ -670,7 +714,7 @@ def payment_authorise(
         )
     authorisation = payments.Authorisation(
         challenge_id=form.challenge_id or None,
-        proof=Proof(code=form.code.strip() or None),
+        proof=_proof(form.code, form.credential, METHODS[method]),
         transaction_password=form.transaction_password,
     )
     try:
@@ -812,17 +856,34 @@ def _strength_limits(rt: Runtime) -> list[StrengthLimit]:
 
 
 @router.get("/security", response_class=HTMLResponse)
-def security(
+def security_page(
     request: Request,
     caller: Customer,
     rt: Rt,
     done: Annotated[str | None, Query(max_length=32)] = None,
 ) -> Response:
+    return security(request, caller, rt, notice=_done(done))
+
+
+def security(
+    request: Request,
+    caller: CustomerSession,
+    rt: Runtime,
+    *,
+    notice: str | None = None,
+    error: str | None = None,
+    status: int = 200,
+    passkey: dict[str, Any] | None = None,
+) -> Response:
     return _page(
         request,
         "channels/security.html",
         caller,
-        notice=_done(done),
+        status=status,
+        notice=notice,
+        error=error,
+        passkey=passkey,
+        strong_session=is_strong(caller.factors),
         devices=auth.list_devices(rt, caller.customer_id, caller.device_id),
         tools=auth_tools.list_tools(rt, caller.customer_id),
         enrolments=channels.enrolments(rt, caller.customer_id),
@@ -835,6 +896,50 @@ def security(
         channel_labels=channels.CHANNEL_LABELS,
         enrolment_states=channels.ENROLMENT_STATES,
     )
+
+
+class PasskeyForm(BaseModel):
+    challenge_id: str = Field("", max_length=64)
+    credential: str = Field("", max_length=PASSKEY_ANSWER_MAX)
+    label: str = Field("", max_length=64)
+
+
+@router.post("/passkeys/options", response_class=HTMLResponse)
+def passkey_options(request: Request, caller: Customer, rt: Rt) -> Response:
+    """ "Add a passkey": the security centre again, with the browser's part of the ceremony."""
+    try:
+        auth_tools.require_strong_session(caller.factors)
+        challenge_id, options = auth_tools.begin_passkey(
+            rt, caller.customer_id, user_name=f"customer-{caller.customer_id}"
+        )
+    except DomainError as exc:
+        return security(request, caller, rt, error=_message(exc), status=exc.status)
+    ceremony = {"challenge_id": challenge_id, "options": options}
+    return security(request, caller, rt, passkey=ceremony)
+
+
+@router.post("/passkeys", response_class=HTMLResponse)
+def passkey_add(
+    request: Request, form: Annotated[PasskeyForm, Form()], caller: Customer, rt: Rt
+) -> Response:
+    answer = _passkey_answer(form.credential)
+    try:
+        auth_tools.require_strong_session(caller.factors)
+        if answer is None:
+            raise Unprocessable(
+                "passkey_missing", "Use your passkey when the browser asks.", field="credential"
+            )
+        auth_tools.finish_passkey(
+            rt,
+            caller.actor,
+            caller.customer_id,
+            challenge_id=form.challenge_id,
+            credential=answer,
+            label=form.label.strip() or None,
+        )
+    except DomainError as exc:
+        return security(request, caller, rt, error=_message(exc), status=exc.status)
+    return _see(f"{HOME}/security?done=passkey_added")
 
 
 @router.post("/devices/{device_id}/revoke")
