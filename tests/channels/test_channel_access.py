@@ -220,3 +220,65 @@ def test_an_unknown_in_bank_payee_or_a_wrong_name_is_refused(
     unknown = pay(rt, client, payer, payee, 30_000, payee_account="6219990000000000001")
     assert unknown.json()["code"] == "payee_account_unknown"
     assert _count(rt, Payee) == 0
+
+
+def test_the_passkey_page_refuses_an_answer_that_is_not_a_passkeys(
+    rt: Runtime, client: TestClient, staff: StaffLogins, clock: ManualClock
+) -> None:
+    """The security centre's "add a passkey" form, posted with garbage or a forged answer instead
+    of what the browser's authenticator returns: a clear error, and no tool is added."""
+    import json
+    import re
+
+    from tests.channels.banking import LOGIN_PASSWORD, last_code
+
+    from ebank.auth.models import AuthTool
+
+    customer = online_customer(rt, client, staff, 69)
+    clock.advance(timedelta(seconds=61))  # one login code a minute
+    challenge = client.post(
+        f"{API}/customer/login/challenge",
+        json={"login_name": customer.login_name, "method": "sms"},
+        headers=customer.headers(),
+    ).json()
+    session = client.post(
+        f"{API}/customer/login",
+        json={
+            "login_name": customer.login_name,
+            "password": LOGIN_PASSWORD,
+            "method": "sms",
+            "challenge_id": challenge["id"],
+            "code": last_code(rt, customer.mobile),
+        },
+        headers=customer.headers(),
+    ).json()
+    client.cookies.set("ebank_session", session["token"])
+    client.cookies.set("ebank_csrf", session["csrf_token"])
+    client.cookies.set("ebank_device", customer.device)
+    csrf = {"csrf_token": session["csrf_token"]}
+    headers = {"Accept-Language": "en"}
+
+    options = client.post("/bank/passkeys/options", data=csrf, headers=headers)
+    assert options.status_code == 200
+    assert 'data-webauthn="create"' in options.text
+    found = re.search(r'name="challenge_id" value="([^"]+)"', options.text)
+    assert found is not None
+    forged = {
+        "id": "AAAA",
+        "rawId": "AAAA",
+        "type": "public-key",
+        "response": {"clientDataJSON": "e30", "attestationObject": "oA"},
+    }
+    for answer in ("{not json", json.dumps(forged)):
+        refused = client.post(
+            "/bank/passkeys",
+            data={**csrf, "challenge_id": found.group(1), "credential": answer, "label": "x"},
+            headers=headers,
+        )
+        assert refused.status_code in (409, 422), refused.status_code
+        assert 'role="alert"' in refused.text
+    with rt.db.read() as db:
+        kinds = db.execute(
+            select(AuthTool.kind).where(AuthTool.customer_id == customer.customer_id)
+        ).scalars()
+        assert "passkey" not in set(kinds)
