@@ -57,6 +57,9 @@ def test_paying_a_new_payee_confirms_challenges_executes_and_notifies(
     assert inbox[0]["kind"] == "payment_executed"
     assert "5,000.00" in inbox[0]["text"]
     assert all(item["kind"] != "otp_payment" for item in inbox)  # codes stay out of the inbox
+    # The outcome's SMS is in the language the customer paid in (it is written on the ledger's
+    # own thread, which must not fall back to the bank's default language).
+    assert sms_messages(rt, payer.mobile)[-1]["text"].startswith("You paid CN¥5,000.00")
 
     again = authorise_with_sms(rt, client, payer, payment, code)  # a retry returns the outcome
     assert again.json()["status"] == "executed"

@@ -45,7 +45,7 @@ from ebank.channels.checks import (
 from ebank.channels.limits import Limits, breached_limit, limits_for
 from ebank.channels.models import ChannelEnrolment, Payment, Recall
 from ebank.common.errors import Conflict, NotFound, Unprocessable
-from ebank.common.i18n import N_
+from ebank.common.i18n import N_, current_locale
 from ebank.common.masking import mask_card_number, mask_name
 from ebank.common.money import amount_in_chinese_capitals
 from ebank.ledger import clearing
@@ -751,12 +751,13 @@ def _execute(
     outcome = Outcome(row.risk_outcome or Outcome.ALLOW.value)
     hold = outcome is Outcome.HOLD
     finished: list[PaymentView] = []
+    locale = current_locale.get()  # the ledger's thread does not share the request's context
 
     def record(conn: Connection, results: list[TransferResult]) -> list[AuditEntry]:
         status, code = _status_after(results[0] if results else None, hold=hold)
         now = rt.clock.now()
         finished[:] = [replace(view, status=status, failure_code=code, executed_at=now)]
-        return _record_outcome(conn, rt, caller, row, finished[0])
+        return _record_outcome(conn, rt, caller, row, finished[0], locale=locale)
 
     failure: TransferRefused | None = None
     if outcome is Outcome.BLOCK:
@@ -787,6 +788,8 @@ def _record_outcome(
     caller: auth.CustomerSession,
     row: Payment,
     done: PaymentView,
+    *,
+    locale: str,
 ) -> list[AuditEntry]:
     conn.execute(
         update(Payment)
@@ -798,7 +801,7 @@ def _record_outcome(
             updated_at=done.executed_at,
         )
     )
-    _notify_outcome(conn, rt, row, done)
+    _notify_outcome(conn, rt, row, done, locale=locale)
     return [
         AuditEntry(
             caller.actor,
@@ -860,7 +863,9 @@ def _post(
     return ledger.post_one(rt, caller.actor, request, after_post=after_post)
 
 
-def _notify_outcome(conn: Connection, rt: Runtime, row: Payment, done: PaymentView) -> None:
+def _notify_outcome(
+    conn: Connection, rt: Runtime, row: Payment, done: PaymentView, *, locale: str
+) -> None:
     params: dict[str, Any] = {
         "amount": row.amount,
         "currency": row.currency,
@@ -875,7 +880,7 @@ def _notify_outcome(conn: Connection, rt: Runtime, row: Payment, done: PaymentVi
         "held": "payment_held",
         "blocked": "payment_blocked",
     }.get(done.status, "payment_failed")
-    notify.queue(conn, rt, row.customer_id, kind, **params)
+    notify.queue(conn, rt, row.customer_id, kind, locale=locale, **params)
 
 
 # --- recall (S6) -------------------------------------------------------------------------------

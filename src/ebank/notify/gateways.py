@@ -38,7 +38,8 @@ class FileGateway:
 
 
 class HttpGateway:
-    """Posts ``{"to", "text"}`` as JSON; any status but 2xx is a failure the outbox retries."""
+    """Posts ``{"to", "text", "at"}`` as JSON; any status but 2xx is a failure the outbox
+    retries."""
 
     def __init__(self, url: str, timeout_s: float = 5.0) -> None:
         if not url.startswith(("http://", "https://")):

@@ -32,10 +32,17 @@ _NOTIFICATIONS = table_of(Notification)
 
 
 def queue(
-    target: Session | Connection, rt: Runtime, customer_id: int, kind: str, **params: Any
+    target: Session | Connection,
+    rt: Runtime,
+    customer_id: int,
+    kind: str,
+    *,
+    locale: str | None = None,
+    **params: Any,
 ) -> int:
     """Write a notification to the customer's reserved phone and inbox, in the transaction of
-    ``target`` (a session, or a connection such as a posting batch's); returns its id."""
+    ``target`` (a session, or a connection such as a posting batch's); returns its id. The SMS
+    goes out in ``locale``, by default the language of the request being served."""
     message = MESSAGES[kind]
     conn = target.connection() if isinstance(target, Session) else target
     if isinstance(target, Session):
@@ -45,7 +52,7 @@ def queue(
         "customer_id": customer_id,
         "kind": kind,
         "params_enc": rt.cipher.encrypt(json.dumps(params), purpose=PARAMS_PURPOSE),
-        "locale": current_locale.get(),
+        "locale": locale or current_locale.get(),
         "inbox": message.inbox,
         "sensitive": message.sensitive,
         "status": "pending",
@@ -87,20 +94,29 @@ def deliver(
 
 
 def _send(rt: Runtime, gateway: SmsGateway, row: Notification) -> bool:
-    if row.recipient_enc is None:
-        return False
+    """Hand one message to the gateway. Whatever goes wrong with it (the gateway, its rendering)
+    is counted against that message alone, so one bad message never holds up the others."""
     now = rt.clock.now()
     try:
+        if row.recipient_enc is None:
+            raise LookupError("no recipient")
         gateway.send(to=_recipient(rt, row), text=_text(rt, row, row.locale), at=now)
-    except OSError as exc:
+    except Exception as exc:
         row.attempts += 1
         row.status = "failed" if row.attempts >= MAX_ATTEMPTS else "pending"
+        if row.status == "failed":
+            _forget_code(rt, row)
         log.warning("SMS %s not delivered: %s", row.id, type(exc).__name__)
         return False
     row.status, row.sent_at, row.attempts = "sent", now, row.attempts + 1
-    if row.sensitive:  # a one-time code has done its work: keep no copy
-        row.params_enc = rt.cipher.encrypt("{}", purpose=PARAMS_PURPOSE)
+    _forget_code(rt, row)
     return True
+
+
+def _forget_code(rt: Runtime, row: Notification) -> None:
+    """A one-time code, once sent or given up on, leaves no copy behind."""
+    if row.sensitive:
+        row.params_enc = rt.cipher.encrypt("{}", purpose=PARAMS_PURPOSE)
 
 
 def _recipient(rt: Runtime, row: Notification) -> str:
