@@ -35,6 +35,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import URL, Connection, make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase, Session
 from sqlalchemy.types import TypeDecorator
 
@@ -153,8 +154,8 @@ def _create_engine(url: URL, *, echo: bool) -> Engine:
     return create_engine(
         url,
         echo=echo,
-        pool_size=10,
-        max_overflow=20,
+        pool_size=48,
+        max_overflow=16,
         pool_pre_ping=True,
         pool_recycle=1800,
     )
@@ -186,6 +187,16 @@ def _create_sqlite_engine(url: URL, *, echo: bool) -> Engine:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
     return engine
+
+
+def is_transient(exc: DBAPIError) -> bool:
+    """Deadlocks, serialization failures and a busy SQLite file: the transaction may be tried
+    again as it was."""
+    code = getattr(getattr(exc, "orig", None), "sqlstate", None)
+    if code in ("40001", "40P01", "55P03"):
+        return True
+    message = str(exc.orig).lower() if exc.orig is not None else ""
+    return "database is locked" in message or "database is busy" in message
 
 
 def one_of(conn: Connection, column: Any, values: Any) -> Any:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from ebank.common.clock import Clock, SystemClock
 from ebank.common.crypto import FieldCipher, cipher_from_env, load_or_create_keys_file
@@ -18,6 +18,18 @@ if TYPE_CHECKING:
     from ebank.notify.courier import Courier
 
 
+class Worker(Protocol):
+    """A process-wide background worker: built from the runtime, started on first use, stopped
+    when the runtime closes."""
+
+    def __init__(self, rt: Runtime) -> None: ...
+    def start(self) -> None: ...
+    def stop(self) -> None: ...
+
+
+W = TypeVar("W", bound=Worker)
+
+
 @dataclass
 class Runtime:
     settings: Settings
@@ -26,39 +38,45 @@ class Runtime:
     policy: Policy
     cipher: FieldCipher
     risk: RiskAssessor = field(default_factory=PermissiveAssessor)
-    _posting: PostingEngine | None = field(default=None, repr=False)
-    _courier: Courier | None = field(default=None, repr=False)
+    _workers: dict[type[Any], Worker] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def worker(self, kind: type[W]) -> W:
+        """The process's worker of this kind, started on first use."""
+        with self._lock:
+            found = self._workers.get(kind)
+            if found is None:
+                found = kind(self)
+                found.start()
+                self._workers[kind] = found
+            assert isinstance(found, kind)
+            return found
 
     @property
     def posting(self) -> PostingEngine:
-        """The process's group-commit posting engine, started on first use."""
-        with self._lock:
-            if self._posting is None:
-                from ebank.ledger.engine import PostingEngine
+        """The process's group-commit posting engine."""
+        from ebank.ledger.engine import PostingEngine
 
-                self._posting = PostingEngine(self)
-                self._posting.start()
-            return self._posting
+        return self.worker(PostingEngine)
 
     @property
     def courier(self) -> Courier:
-        """The process's notification courier, started on first use."""
-        with self._lock:
-            if self._courier is None:
-                from ebank.notify.courier import Courier
+        """The process's notification courier."""
+        from ebank.notify.courier import Courier
 
-                self._courier = Courier(self)
-            return self._courier
+        return self.worker(Courier)
 
     def close(self) -> None:
+        """Stop the workers, the last started first (the courier, which others wake, last), and
+        release the database."""
+        from ebank.notify.courier import Courier
+
         with self._lock:
-            if self._posting is not None:
-                self._posting.stop()
-                self._posting = None
-            if self._courier is not None:
-                self._courier.stop()
-                self._courier = None
+            newest_first = list(self._workers.values())[::-1]
+            workers = sorted(newest_first, key=lambda w: isinstance(w, Courier))
+            self._workers = {}
+        for worker in workers:
+            worker.stop()
         self.db.dispose()
 
 

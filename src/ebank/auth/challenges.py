@@ -13,12 +13,12 @@ import base64
 import hashlib
 import hmac
 import secrets
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from ebank.auth import otp, passkeys, pki
@@ -26,6 +26,7 @@ from ebank.auth.authority import bank_ca
 from ebank.auth.models import AuthChallenge, AuthTool
 from ebank.auth.strength import Factor
 from ebank.common.errors import Conflict, TooManyRequests, Unprocessable
+from ebank.db import one_of
 from ebank.notify import service as notify
 from ebank.runtime import Runtime
 
@@ -77,8 +78,13 @@ def issue(
     method: Factor,
     linked: Linked,
     sms: tuple[str, dict[str, Any]] | None = None,
+    tools: Sequence[AuthTool] | None = None,
 ) -> IssuedChallenge:
-    """Open a challenge for ``method``; an SMS code is queued with ``sms`` = (kind, params)."""
+    """Open a challenge for ``method``; an SMS code is queued with ``sms`` = (kind, params).
+    ``tools``: the customer's active tools, when the caller has read them already (a batch reads
+    them for all its customers at once with :func:`active_tools`)."""
+    if tools is None:
+        tools = active_tools(session, [customer_id]).get(customer_id, [])
     policy = rt.policy.customer_auth
     now = rt.clock.now()
     challenge_id = secrets.token_urlsafe(18)
@@ -100,9 +106,9 @@ def issue(
     if method is Factor.SMS:
         issued = _with_sms_code(session, rt, row, sms)
     elif method is Factor.PASSKEY:
-        issued = _with_passkey_options(session, rt, row, linked)
+        issued = _with_passkey_options(rt, row, linked, tools)
     else:
-        row.tool_id = _active_tool(session, customer_id, TOOL_KINDS[method]).id
+        row.tool_id = _newest(tools, TOOL_KINDS[method]).id
         if method is Factor.USBKEY:
             payload = linked_payload(linked, challenge_id).decode()
             issued = IssuedChallenge(
@@ -165,9 +171,9 @@ def _code_hash(rt: Runtime, challenge_id: str, digest: str, code: str) -> str:
 
 
 def _with_passkey_options(
-    session: Session, rt: Runtime, row: AuthChallenge, linked: Linked
+    rt: Runtime, row: AuthChallenge, linked: Linked, active: Sequence[AuthTool]
 ) -> IssuedChallenge:
-    tools = _passkeys(session, row.customer_id)
+    tools = [tool for tool in active if tool.kind == "passkey"]
     if not tools:
         raise _no_tool()
     row.nonce = secrets.token_bytes(16)
@@ -183,29 +189,25 @@ def _padded(text: str) -> str:
     return text + "=" * (-len(text) % 4)
 
 
-def _passkeys(session: Session, customer_id: int) -> list[AuthTool]:
-    return list(
-        session.execute(
-            select(AuthTool).where(
-                AuthTool.customer_id == customer_id,
-                AuthTool.kind == "passkey",
-                AuthTool.status == "active",
-            )
-        ).scalars()
-    )
-
-
-def _active_tool(session: Session, customer_id: int, kind: str) -> AuthTool:
-    tool = session.execute(
+def active_tools(session: Session, customer_ids: Sequence[int]) -> dict[int, list[AuthTool]]:
+    """The active tools of these customers, by customer (one query)."""
+    found: dict[int, list[AuthTool]] = {customer_id: [] for customer_id in customer_ids}
+    rows = session.execute(
         select(AuthTool)
-        .where(AuthTool.customer_id == customer_id, AuthTool.kind == kind)
+        .where(one_of(session.connection(), AuthTool.customer_id, sorted(set(customer_ids))))
         .where(AuthTool.status == "active")
-        .order_by(AuthTool.id.desc())
-        .limit(1)
-    ).scalar_one_or_none()
-    if tool is None:
+        .order_by(AuthTool.id)
+    ).scalars()
+    for tool in rows:
+        found.setdefault(tool.customer_id, []).append(tool)
+    return found
+
+
+def _newest(tools: Sequence[AuthTool], kind: str) -> AuthTool:
+    usable = [tool for tool in tools if tool.kind == kind and tool.status == "active"]
+    if not usable:
         raise _no_tool()
-    return tool
+    return max(usable, key=lambda tool: tool.id)
 
 
 def _no_tool() -> Unprocessable:
@@ -231,14 +233,90 @@ def verify(
 
     Raises when the challenge cannot be used at all: unknown, used, expired, or bound to something
     that has changed since it was issued."""
-    row = _open_challenge(
-        session,
+    rows = locked_challenges(session, [challenge_id])
+    row = rows.get(challenge_id)
+    tools = locked_tools(session, [(row, proof)]) if row is not None else {}
+    return verify_loaded(
         rt,
-        challenge_id=challenge_id,
+        row,
+        tools,
         customer_id=customer_id,
         purpose=purpose,
         subject=subject,
+        linked=linked,
+        proof=proof,
     )
+
+
+def locked_challenges(session: Session, ids: Sequence[str]) -> dict[str, AuthChallenge]:
+    """These challenges, locked until the transaction ends (one query)."""
+    rows = session.execute(
+        select(AuthChallenge)
+        .where(one_of(session.connection(), AuthChallenge.id, sorted(set(ids))))
+        .order_by(AuthChallenge.id)
+        .with_for_update()
+    ).scalars()
+    return {row.id: row for row in rows}
+
+
+def locked_tools(
+    session: Session, answers: Sequence[tuple[AuthChallenge, Proof]]
+) -> dict[int | str, AuthTool]:
+    """The tools these answers use, locked (one query): an e-token's or USB key's by its id, a
+    passkey by the credential id its assertion names. Keyed by tool id and by credential id."""
+    tool_ids = sorted({row.tool_id for row, _proof in answers if row.tool_id is not None})
+    credential_ids = sorted(
+        {
+            _b64url(credential)
+            for row, proof in answers
+            if row.method == Factor.PASSKEY.value and (credential := _credential_id(proof))
+        }
+    )
+    if not tool_ids and not credential_ids:
+        return {}
+    conn = session.connection()
+    rows = session.execute(
+        select(AuthTool)
+        .where(
+            or_(
+                one_of(conn, AuthTool.id, tool_ids),
+                one_of(conn, AuthTool.credential_id, credential_ids),
+            )
+        )
+        .order_by(AuthTool.id)
+        .with_for_update()
+    ).scalars()
+    found: dict[int | str, AuthTool] = {}
+    for tool in rows:
+        found[tool.id] = tool
+        if tool.credential_id:
+            found[tool.credential_id] = tool
+    return found
+
+
+def _credential_id(proof: Proof) -> bytes | None:
+    if proof.credential is None:
+        return None
+    try:
+        return passkeys.credential_id_of(proof.credential)
+    except passkeys.PasskeyProblem:
+        return None
+
+
+def verify_loaded(
+    rt: Runtime,
+    row: AuthChallenge | None,
+    tools: Mapping[int | str, AuthTool],
+    *,
+    customer_id: int,
+    purpose: str,
+    subject: str,
+    linked: Linked,
+    proof: Proof,
+) -> Factor | None:
+    """:func:`verify` with the challenge and its tool already read and locked
+    (:func:`locked_challenges`, :func:`locked_tools`): a batch reads them all at once."""
+    row = _usable(rt, row, customer_id=customer_id, purpose=purpose, subject=subject)
     if not hmac.compare_digest(row.linked_digest, linked_digest(linked)):
         row.status = "failed"
         raise Conflict(
@@ -248,7 +326,7 @@ def verify(
             field="challenge_id",
         )
     method = Factor(row.method)
-    ok = _check_proof(session, rt, row, method=method, linked=linked, proof=proof)
+    ok = _check_proof(rt, row, tools, method=method, linked=linked, proof=proof)
     if ok:
         row.status = "used"
         return method
@@ -258,18 +336,14 @@ def verify(
     return None
 
 
-def _open_challenge(
-    session: Session,
+def _usable(
     rt: Runtime,
+    row: AuthChallenge | None,
     *,
-    challenge_id: str,
     customer_id: int,
     purpose: str,
     subject: str,
 ) -> AuthChallenge:
-    row = session.execute(
-        select(AuthChallenge).where(AuthChallenge.id == challenge_id).with_for_update()
-    ).scalar_one_or_none()
     if (
         row is None
         or row.customer_id != customer_id
@@ -293,9 +367,9 @@ def _open_challenge(
 
 
 def _check_proof(
-    session: Session,
     rt: Runtime,
     row: AuthChallenge,
+    tools: Mapping[int | str, AuthTool],
     *,
     method: Factor,
     linked: Linked,
@@ -306,8 +380,8 @@ def _check_proof(
             row.code_hash or "", _code_hash(rt, row.id, row.linked_digest, proof.code or "")
         )
     if method is Factor.PASSKEY:
-        return _check_passkey(session, rt, row, linked, proof)
-    tool = session.get(AuthTool, row.tool_id, with_for_update=True) if row.tool_id else None
+        return _check_passkey(rt, row, tools, linked, proof)
+    tool = tools.get(row.tool_id) if row.tool_id else None
     if tool is None or tool.status != "active":
         raise _no_tool()
     if tool.fail_count >= rt.policy.customer_auth.token_max_failures:
@@ -379,17 +453,16 @@ def _check_usbkey(
 
 
 def _check_passkey(
-    session: Session, rt: Runtime, row: AuthChallenge, linked: Linked, proof: Proof
+    rt: Runtime,
+    row: AuthChallenge,
+    tools: Mapping[int | str, AuthTool],
+    linked: Linked,
+    proof: Proof,
 ) -> bool:
-    if proof.credential is None or row.nonce is None:
+    credential_id = _credential_id(proof)
+    if credential_id is None or proof.credential is None or row.nonce is None:
         return False
-    try:
-        credential_id = passkeys.credential_id_of(proof.credential)
-    except passkeys.PasskeyProblem:
-        return False
-    tool = session.execute(
-        select(AuthTool).where(AuthTool.credential_id == _b64url(credential_id)).with_for_update()
-    ).scalar_one_or_none()
+    tool = tools.get(_b64url(credential_id))
     if tool is None or tool.customer_id != row.customer_id or tool.status != "active":
         return False
     assert tool.public_key is not None

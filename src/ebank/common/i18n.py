@@ -34,6 +34,7 @@ EXTRACTION_KEYWORDS: dict[str, tuple[int, ...] | None] = {
     "TooManyRequests": (2,),
     "TransferRefused": (2,),
     "EngineStopped": (2,),
+    "ServiceUnavailable": (2,),
     "field_error": (2,),
     "problem": (3,),  # ebank.web.problems.problem(status, code, message)
     "_clean": (4,),  # ebank.common.validators._clean(value, pattern, code, message)

@@ -1,29 +1,25 @@
-"""Group commit: many concurrent callers, one database transaction per batch.
+"""The ledger's posting engine: group commit of transfers (:mod:`ebank.batching`).
 
-Callers (API requests, the counter, the simulator) submit their transfers and wait. A single
-worker thread per process takes everything waiting — up to ``ledger_batch_max`` requests — posts it
-in one transaction and wakes each caller with its own results once the commit is durable. Under load
-the batches grow and the cost of each commit (its fsync) is shared; with no load a lone request is
-posted at once. A submission whose requests break the batch (an unexpected database error) is
-retried on its own, so it cannot fail anyone else's.
+Callers (API requests, the counter, the simulator) submit their transfers and wait. A worker takes
+everything waiting — up to ``ledger_batch_max`` transfers — posts it in one transaction and wakes
+each caller with its own results once the commit is durable. Under load the batches grow and the
+cost of each commit (its fsync) is shared; with no load a lone request waits at most
+``ledger_batch_wait_ms`` for company. A submission whose requests break the batch (an unexpected
+database error) is retried on its own, so it cannot fail anyone else's.
 """
 
 from __future__ import annotations
 
-import logging
-import queue
-import threading
-import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection
-from sqlalchemy.exc import DBAPIError, OperationalError
 
 from ebank.audit.service import AuditEntry
+from ebank.batching import Batcher
 from ebank.common.actor import Actor
 from ebank.common.errors import DomainError
 from ebank.ledger.posting import TransferRequest, TransferResult
@@ -32,14 +28,10 @@ from ebank.ledger.writer import post_batch
 if TYPE_CHECKING:
     from ebank.runtime import Runtime
 
-log = logging.getLogger(__name__)
-
 # Called inside the batch's transaction with the submission's results, for rows that must commit
 # together with the postings (the clearing queue, a payment's outcome); returns audit entries of
 # its own, chained with the batch's.
 AfterPost = Callable[[Connection, list[TransferResult]], Sequence[AuditEntry] | None]
-
-TRANSIENT_RETRIES = 5
 
 
 @dataclass
@@ -48,7 +40,6 @@ class _Submission:
     actor: Actor | None
     audit: Sequence[AuditEntry]
     after_post: AfterPost | None
-    future: Future[list[TransferResult]] = field(default_factory=Future)
 
 
 class EngineStopped(DomainError):
@@ -58,11 +49,16 @@ class EngineStopped(DomainError):
 class PostingEngine:
     def __init__(self, rt: Runtime) -> None:
         self._rt = rt
-        self._queue: queue.SimpleQueue[_Submission | None] = queue.SimpleQueue()
-        self._threads: list[threading.Thread] = []
-        self._stopping = threading.Event()
-        self.batches = 0
-        self.requests = 0
+        settings = rt.settings
+        self._batcher: Batcher[_Submission, list[TransferResult]] = Batcher(
+            "ledger-posting",
+            self._commit,
+            workers=self.workers,
+            max_size=settings.ledger_batch_max,
+            wait_s=settings.ledger_batch_wait_ms / 1000,
+            size_of=lambda submission: len(submission.requests),
+            unavailable=_unavailable,
+        )
 
     @property
     def workers(self) -> int:
@@ -73,25 +69,15 @@ class PostingEngine:
             return configured
         return 1 if self._rt.db.is_sqlite else 2
 
+    @property
+    def batches(self) -> int:
+        return self._batcher.batches
+
     def start(self) -> None:
-        for index in range(self.workers):
-            thread = threading.Thread(target=self._run, name=f"ledger-posting-{index}", daemon=True)
-            thread.start()
-            self._threads.append(thread)
+        self._batcher.start()
 
     def stop(self, timeout: float = 10.0) -> None:
-        self._stopping.set()
-        self._queue.put(None)  # each worker passes the stop mark on to the next
-        for thread in self._threads:
-            thread.join(timeout)
-        self._threads = []
-        while True:  # whatever slipped in behind the stop mark is refused, not left waiting
-            try:
-                left = self._queue.get_nowait()
-            except queue.Empty:
-                return
-            if left is not None:
-                _fail(left, _stopping())
+        self._batcher.stop(timeout)
 
     def submit(
         self,
@@ -122,70 +108,11 @@ class PostingEngine:
         audit: Sequence[AuditEntry] = (),
         after_post: AfterPost | None = None,
     ) -> Future[list[TransferResult]]:
-        submission = _Submission(list(requests), actor, audit, after_post)
-        if self._stopping.is_set():
-            _fail(submission, _stopping())
-            return submission.future
-        self._queue.put(submission)
-        return submission.future
-
-    def _run(self) -> None:
-        max_batch = self._rt.settings.ledger_batch_max
-        wait = self._rt.settings.ledger_batch_wait_ms / 1000
-        while True:
-            first = self._queue.get()
-            if first is None:
-                self._queue.put(None)  # for the next worker
-                return
-
-            batch = [first]
-            size = len(first.requests)
-            deadline = time.monotonic() + wait
-            while size < max_batch:
-                try:
-                    remaining = deadline - time.monotonic()
-                    nxt = (
-                        self._queue.get_nowait()
-                        if remaining <= 0
-                        else self._queue.get(timeout=remaining)
-                    )
-                except queue.Empty:
-                    break
-                if nxt is None:
-                    self._queue.put(None)
-                    break
-                batch.append(nxt)
-                size += len(nxt.requests)
-            self._post(batch)
-
-    def _post(self, batch: list[_Submission]) -> None:
-        try:
-            results = self._commit(batch)
-        except Exception as exc:
-            if len(batch) == 1:
-                # The type only: a traceback's SQL parameters could carry customers' data.
-                log.error("ledger batch failed: %s", type(exc).__name__)
-                _fail(batch[0], _unavailable())
-                return
-            for submission in batch:  # isolate the submission that breaks the batch
-                self._post([submission])
-            return
-        self.batches += 1
-        for submission, own in zip(batch, results, strict=True):
-            self.requests += len(own)
-            if submission.future.set_running_or_notify_cancel():
-                submission.future.set_result(own)
+        return self._batcher.submit(_Submission(list(requests), actor, audit, after_post))
 
     def _commit(self, batch: list[_Submission]) -> list[list[TransferResult]]:
-        for attempt in range(TRANSIENT_RETRIES):
-            try:
-                with self._rt.db.write_connection() as conn:
-                    return self._post_in(conn, batch)
-            except (OperationalError, DBAPIError) as exc:
-                if not _is_transient(exc) or attempt == TRANSIENT_RETRIES - 1:
-                    raise
-                time.sleep(0.005 * (attempt + 1))
-        raise AssertionError("unreachable")
+        with self._rt.db.write_connection() as conn:
+            return self._post_in(conn, batch)
 
     def _post_in(self, conn: Connection, batch: list[_Submission]) -> list[list[TransferResult]]:
         split: list[list[TransferResult]] = []
@@ -217,24 +144,6 @@ def _split(results: list[TransferResult], batch: list[_Submission]) -> list[list
         split.append(results[at : at + len(submission.requests)])
         at += len(submission.requests)
     return split
-
-
-def _is_transient(exc: DBAPIError) -> bool:
-    """Deadlocks, serialization failures and a busy SQLite file: try again."""
-    code = getattr(getattr(exc, "orig", None), "sqlstate", None)
-    if code in ("40001", "40P01", "55P03"):
-        return True
-    message = str(exc.orig).lower() if exc.orig is not None else ""
-    return "database is locked" in message or "database is busy" in message
-
-
-def _fail(submission: _Submission, error: Exception) -> None:
-    if submission.future.set_running_or_notify_cancel():
-        submission.future.set_exception(error)
-
-
-def _stopping() -> DomainError:
-    return EngineStopped("service_stopping", "The service is shutting down; try again.")
 
 
 def _unavailable() -> DomainError:

@@ -27,6 +27,8 @@ class Courier:
         self._stop = threading.Event()
         self._sending = threading.Lock()
         self._thread = threading.Thread(target=self._run, name="ebank-courier", daemon=True)
+
+    def start(self) -> None:
         self._thread.start()
 
     def wake(self) -> None:

@@ -6,18 +6,19 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.orm import Session
 
 from ebank.common.errors import NotFound
 from ebank.common.i18n import current_locale
 from ebank.customers.models import Customer
 from ebank.customers.service import MOBILE_PURPOSE
-from ebank.db import table_of
+from ebank.db import one_of, table_of
 from ebank.notify.gateways import SmsGateway, gateway_for
 from ebank.notify.messages import MESSAGES, render
 from ebank.notify.models import Notification
@@ -31,6 +32,17 @@ MAX_ATTEMPTS = 10
 _NOTIFICATIONS = table_of(Notification)
 
 
+@dataclass(frozen=True)
+class Note:
+    """A notification to write: what happened (``kind`` of :data:`MESSAGES`) and its
+    parameters, for one customer, in ``locale`` (by default the request's language)."""
+
+    customer_id: int
+    kind: str
+    params: dict[str, Any]
+    locale: str | None = None
+
+
 def queue(
     target: Session | Connection,
     rt: Runtime,
@@ -41,37 +53,56 @@ def queue(
     **params: Any,
 ) -> int:
     """Write a notification to the customer's reserved phone and inbox, in the transaction of
-    ``target`` (a session, or a connection such as a posting batch's); returns its id. The SMS
-    goes out in ``locale``, by default the language of the request being served."""
-    message = MESSAGES[kind]
-    conn = target.connection() if isinstance(target, Session) else target
+    ``target`` (a session, or a connection such as a posting batch's); returns its id."""
     if isinstance(target, Session):
         target.flush()  # the customer may have been created in this session
-    columns = _NOTIFICATIONS.c
-    values = {
-        "customer_id": customer_id,
-        "kind": kind,
-        "params_enc": rt.cipher.encrypt(json.dumps(params), purpose=PARAMS_PURPOSE),
-        "locale": locale or current_locale.get(),
-        "inbox": message.inbox,
-        "sensitive": message.sensitive,
-        "status": "pending",
-        "attempts": 0,
-        "created_at": rt.clock.now(),
+        conn = target.connection()
+    else:
+        conn = target
+    return queue_many(conn, rt, [Note(customer_id, kind, params, locale)])[0]
+
+
+def queue_many(conn: Connection, rt: Runtime, notes: Sequence[Note]) -> list[int]:
+    """:func:`queue` for many notifications at once: one read of the recipients' reserved phones
+    and one insert; returns the ids in the order of ``notes``."""
+    if not notes:
+        return []
+    wanted = sorted({note.customer_id for note in notes})
+    phones = {
+        row.id: row
+        for row in conn.execute(
+            select(Customer.id, Customer.mobile_enc, Customer.mobile_masked).where(
+                one_of(conn, Customer.id, wanted)
+            )
+        )
     }
-    source = select(
-        *(bindparam(name, value, type_=columns[name].type) for name, value in values.items()),
-        Customer.mobile_enc,
-        Customer.mobile_masked,
-    ).where(Customer.id == customer_id)
+    now = rt.clock.now()
+    rows: list[dict[str, Any]] = []
+    for note in notes:
+        phone = phones.get(note.customer_id)
+        if phone is None:
+            raise NotFound("customer_not_found", "No such customer.", field="customer_id")
+        message = MESSAGES[note.kind]
+        rows.append(
+            {
+                "customer_id": note.customer_id,
+                "kind": note.kind,
+                "params_enc": rt.cipher.encrypt(json.dumps(note.params), purpose=PARAMS_PURPOSE),
+                "locale": note.locale or current_locale.get(),
+                "inbox": message.inbox,
+                "sensitive": message.sensitive,
+                "recipient_enc": phone.mobile_enc,
+                "recipient_masked": phone.mobile_masked,
+                "status": "pending",
+                "attempts": 0,
+                "created_at": now,
+            }
+        )
     inserted = conn.execute(
-        insert(_NOTIFICATIONS)
-        .from_select([*values, "recipient_enc", "recipient_masked"], source)
-        .returning(columns.id)
-    ).scalar()
-    if inserted is None:
-        raise NotFound("customer_not_found", "No such customer.", field="customer_id")
-    return int(inserted)
+        insert(_NOTIFICATIONS).returning(_NOTIFICATIONS.c.id, sort_by_parameter_order=True),
+        rows,
+    )
+    return [int(row.id) for row in inserted]
 
 
 def deliver(

@@ -11,7 +11,7 @@ from fastapi import Depends, Request
 from sqlalchemy import select
 
 from ebank.auth.service import CustomerSession, device_hash
-from ebank.auth.sessions import touch_session
+from ebank.auth.sessions import ActiveSession, SessionLookup, touch_session
 from ebank.auth.strength import parse_factors
 from ebank.common.actor import Actor
 from ebank.common.errors import Forbidden, NotAuthenticated
@@ -24,7 +24,8 @@ CSRF_HEADER = "X-CSRF-Token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-def runtime(request: Request) -> Runtime:
+async def runtime(request: Request) -> Runtime:
+    """The process's runtime (async: FastAPI runs it on the event loop, no thread hop)."""
     rt: Runtime = request.app.state.runtime
     return rt
 
@@ -150,16 +151,19 @@ def device_ref(request: Request) -> str | None:
     return value.strip()[:128] if value and value.strip() else None
 
 
-def current_customer(
+async def current_customer(
     request: Request,
     rt: Runtime = Depends(runtime),
     csrf: str | None = Depends(submitted_csrf),
 ) -> CustomerSession:
+    """The customer's session, looked up with the other requests of the moment in one read
+    (:class:`SessionLookup`), on the event loop: no thread is taken for it."""
     token, from_cookie = _token(request)
     if not token:
         raise _not_authenticated()
     check_csrf = from_cookie and request.method not in SAFE_METHODS
-    return _resolve_customer(rt, request, token, check_csrf=check_csrf, csrf=csrf)
+    active = await rt.worker(SessionLookup).find(token)
+    return _customer_session(rt, request, active, check_csrf=check_csrf, csrf=csrf)
 
 
 current_customer.customer_route = True  # type: ignore[attr-defined]  # read by the route tests
@@ -169,21 +173,25 @@ class CustomerLoginRequired(Exception):
     """A page needs a customer session: the app redirects to the online-banking login page."""
 
 
-def page_customer(
+async def page_customer(
     request: Request, rt: Runtime = Depends(runtime), csrf: str | None = Depends(submitted_csrf)
 ) -> CustomerSession:
     """Like :func:`current_customer`, for pages: no session (or a session of another device)
     means a redirect to the online-banking login page; a staff session is refused."""
     try:
-        return current_customer(request, rt, csrf)
+        return await current_customer(request, rt, csrf)
     except NotAuthenticated as exc:
         raise CustomerLoginRequired from exc
 
 
-def _resolve_customer(
-    rt: Runtime, request: Request, token: str, *, check_csrf: bool, csrf: str | None
+def _customer_session(
+    rt: Runtime,
+    request: Request,
+    active: ActiveSession | None,
+    *,
+    check_csrf: bool,
+    csrf: str | None,
 ) -> CustomerSession:
-    active = touch_session(rt.db, token, rt.clock.now())
     if active is None:
         raise _not_authenticated()
     if active.principal_kind != "customer":
