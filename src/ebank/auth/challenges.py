@@ -79,6 +79,7 @@ def issue(
     linked: Linked,
     sms: tuple[str, dict[str, Any]] | None = None,
     tools: Sequence[AuthTool] | None = None,
+    locale: str | None = None,
 ) -> IssuedChallenge:
     """Open a challenge for ``method``; an SMS code is queued with ``sms`` = (kind, params).
     ``tools``: the customer's active tools, when the caller has read them already (a batch reads
@@ -104,7 +105,7 @@ def issue(
     )
     issued = IssuedChallenge(challenge_id, method.value, row.expires_at)
     if method is Factor.SMS:
-        issued = _with_sms_code(session, rt, row, sms)
+        issued = _with_sms_code(session, rt, row, sms, locale)
     elif method is Factor.PASSKEY:
         issued = _with_passkey_options(rt, row, linked, tools)
     else:
@@ -115,12 +116,15 @@ def issue(
                 challenge_id, method.value, row.expires_at, sign_payload=payload
             )
     session.add(row)
-    session.flush()
     return issued
 
 
 def _with_sms_code(
-    session: Session, rt: Runtime, row: AuthChallenge, sms: tuple[str, dict[str, Any]] | None
+    session: Session,
+    rt: Runtime,
+    row: AuthChallenge,
+    sms: tuple[str, dict[str, Any]] | None,
+    locale: str | None,
 ) -> IssuedChallenge:
     assert sms is not None, "an SMS challenge needs its message"
     _check_sms_rate(session, rt, row)
@@ -131,7 +135,7 @@ def _with_sms_code(
     kind, params = sms
     minutes = max(1, rt.policy.customer_auth.sms_code_ttl_seconds // 60)
     notification_id = notify.queue(
-        session, rt, row.customer_id, kind, code=code, minutes=minutes, **params
+        session, rt, row.customer_id, kind, locale=locale, code=code, minutes=minutes, **params
     )
     from ebank.customers.models import Customer
 

@@ -275,14 +275,14 @@ def delete_payee(
 
 
 @router.post("/me/payments", response_model=PaymentOut, status_code=status.HTTP_201_CREATED)
-def create_payment(
+async def create_payment(
     body: PaymentIn,
     caller: CustomerSession = Depends(current_customer),
     rt: Runtime = Depends(runtime),
 ) -> PaymentOut:
     """Draft a payment: the answer is the confirmation to show, and the challenge (or the warnings
     to confirm first)."""
-    view = payments.create_payment(
+    view = await payments.create_payment_async(
         rt,
         caller,
         payments.PaymentInput(
@@ -342,13 +342,13 @@ def change_payment(
 
 
 @router.post("/me/payments/{payment_id}/confirm", response_model=PaymentOut)
-def confirm_payment(
+async def confirm_payment(
     payment_id: PaymentPath,
     body: ConfirmIn,
     caller: CustomerSession = Depends(current_customer),
     rt: Runtime = Depends(runtime),
 ) -> PaymentOut:
-    view = payments.confirm_payment(
+    view = await payments.confirm_payment_async(
         rt,
         caller,
         payment_id,
@@ -359,7 +359,7 @@ def confirm_payment(
 
 
 @router.post("/me/payments/{payment_id}/authorize", response_model=PaymentOut)
-def authorise_payment(
+async def authorise_payment(
     payment_id: PaymentPath,
     body: AuthoriseIn,
     caller: CustomerSession = Depends(current_customer),
@@ -370,7 +370,8 @@ def authorise_payment(
         proof=Proof(code=body.code, signature=body.signature, credential=body.credential),
         transaction_password=body.transaction_password,
     )
-    return payment_out(payments.authorise_payment(rt, caller, payment_id, authorisation))
+    view = await payments.authorise_payment_async(rt, caller, payment_id, authorisation)
+    return payment_out(view)
 
 
 @router.post("/me/payments/{payment_id}/recall", response_model=PaymentOut)

@@ -95,12 +95,11 @@ DONE_MESSAGES: dict[str, str] = {
 }
 OUTCOMES: dict[str, str] = {
     "executed": N_("The payment was made."),
-    "executing": N_("The payment is being executed."),
     "held": N_("The payment is held for a security check. The bank will contact you."),
     "blocked": N_("The payment was stopped for your safety."),
     "failed": N_("The payment failed: {reason_msgid}."),
 }
-FINISHED = ("executing", "executed", "held", "blocked", "failed")
+FINISHED = ("executed", "held", "blocked", "failed")
 PASSKEY_ANSWER_MAX = 16_384  # a WebAuthn answer as JSON (attestation objects are the largest)
 FORM_EXPIRED = N_("The form has expired; reload the page and try again.")
 

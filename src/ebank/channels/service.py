@@ -9,6 +9,7 @@ every security change is notified to the reserved phone.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -31,6 +32,7 @@ from ebank.common.validation import require_text
 from ebank.common.validators import normalize_resident_id
 from ebank.customers.models import Customer, CustomerDocument
 from ebank.customers.service import DOCUMENT_PURPOSE, NAME_PURPOSE
+from ebank.db import one_of
 from ebank.ledger import service as ledger
 from ebank.ledger.accounts import Product
 from ebank.ledger.clearing import PAYEE_ACCOUNT, PAYEE_ACCOUNT_PURPOSE, PAYEE_NAME_PURPOSE
@@ -53,6 +55,10 @@ VIA_LABELS = {"counter": N_("at the counter"), "self_service": N_("self-service"
 FUNCTIONS = ("query", "transfer", "payment")
 CARD_PRODUCTS = (Product.PERSONAL_I.value, Product.PERSONAL_II.value, Product.PERSONAL_III.value)
 PAYABLE_PRODUCTS = (*CARD_PRODUCTS, Product.CORPORATE_BASIC.value, Product.CORPORATE_GENERAL.value)
+PAYEE_PRODUCTS = (
+    *PAYABLE_PRODUCTS,
+    Product.PRECIOUS_METAL_MARGIN.value,
+)  # what a payment may credit
 PIN = re.compile(r"^\d{6}$")
 SERVICE_LABELS = {Product.PRECIOUS_METAL_MARGIN.value: N_("precious-metal two-way trading")}
 
@@ -549,34 +555,49 @@ def signed_account(
     session: Session, customer_id: int, channel: str, account_id: int, function: str
 ) -> Account:
     """The account, if it is signed to this live channel for ``function`` (one query)."""
-    found = session.execute(
-        select(Account, SignedAccount.can_query, SignedAccount.can_transfer, SignedAccount.can_pay)
+    found = signed_accounts_in(session, [(customer_id, channel, account_id)], function)
+    account = found[customer_id, channel, account_id]
+    if isinstance(account, Exception):
+        raise account
+    return account
+
+
+SignedKey = tuple[int, str, int]  # customer, channel, account
+
+
+def signed_accounts_in(
+    session: Session, wanted: Sequence[SignedKey], function: str
+) -> dict[SignedKey, Account | Forbidden]:
+    """For each (customer, channel, account): the account, if it is signed to that customer's
+    live channel for ``function``, or the refusal — all in one query."""
+    column = {
+        "query": SignedAccount.can_query,
+        "transfer": SignedAccount.can_transfer,
+        "payment": SignedAccount.can_pay,
+    }[function]
+    rows = session.execute(
+        select(Account, ChannelEnrolment.customer_id, ChannelEnrolment.channel, column)
         .join(SignedAccount, SignedAccount.account_id == Account.id)
         .join(ChannelEnrolment, ChannelEnrolment.id == SignedAccount.enrolment_id)
         .where(
-            ChannelEnrolment.customer_id == customer_id,
-            ChannelEnrolment.channel == channel,
+            one_of(session.connection(), Account.id, sorted({key[2] for key in wanted})),
             ChannelEnrolment.status == "active",
-            SignedAccount.account_id == account_id,
         )
-    ).first()
-    allowed = (
-        found is not None
-        and {
-            "query": found.can_query,
-            "transfer": found.can_transfer,
-            "payment": found.can_pay,
-        }[function]
+    ).all()
+    allowed = {
+        (customer_id, channel, account.id): account
+        for account, customer_id, channel, can in rows
+        if can
+    }
+    return {key: allowed[key] if key in allowed else _not_signed() for key in wanted}
+
+
+def _not_signed() -> Forbidden:
+    return Forbidden(
+        "account_not_signed",
+        "This account is not signed to this channel for that use.",
+        field="account_id",
     )
-    if not allowed:
-        raise Forbidden(
-            "account_not_signed",
-            "This account is not signed to this channel for that use.",
-            field="account_id",
-        )
-    assert found is not None
-    account: Account = found[0]
-    return account
 
 
 def signed_accounts(rt: Runtime, customer_id: int, channel: str) -> list[ledger.AccountView]:
@@ -687,6 +708,7 @@ class ResolvedPayee:
     account_id: int | None  # an account of this bank
     verified: bool
     holder_id: int | None = None  # the customer holding that account
+    owner_id: int | None = None  # for a saved payee: the customer who saved it
 
 
 def resolve_payee(
@@ -703,6 +725,26 @@ def resolve_payee_in(
     session: Session, rt: Runtime, *, account_number: str, name: str, bank_code: str | None
 ) -> ResolvedPayee:
     """:func:`resolve_payee` inside the caller's transaction."""
+    wanted = parse_payee(rt, account_number=account_number, name=name, bank_code=bank_code)
+    found = resolve_payees_in(session, rt, [wanted])[0]
+    if isinstance(found, Exception):
+        raise found
+    return found
+
+
+@dataclass(frozen=True)
+class PayeeDetails:
+    """A payee as the customer typed it, in the right form (not yet checked against accounts)."""
+
+    account_number: str
+    name: str
+    bank_code: str
+
+
+def parse_payee(
+    rt: Runtime, *, account_number: str, name: str, bank_code: str | None
+) -> PayeeDetails:
+    """The payee's account number (digits only), name and bank, or a field error."""
     number = re.sub(r"[\s-]", "", account_number or "")
     if not PAYEE_ACCOUNT.match(number):
         raise Unprocessable(
@@ -711,29 +753,75 @@ def resolve_payee_in(
     name = require_text("payee_name", name, max_length=64)
     own_bank = rt.policy.ledger.bank_code
     bank = (bank_code or own_bank).strip().upper()[:64] or own_bank
-    if bank != own_bank:
-        return ResolvedPayee(name, number, bank, None, False)
-    account = session.execute(
-        select(Account.id, Account.product, Account.customer_id, Customer.name_hash)
-        .join(Customer, Customer.id == Account.customer_id)
-        .where(Account.number_hash == rt.cipher.lookup_hash(number, purpose=ACCOUNT_NUMBER_PURPOSE))
-    ).first()
-    if account is None or account.product not in (
-        *PAYABLE_PRODUCTS,
-        Product.PRECIOUS_METAL_MARGIN.value,
-    ):
-        raise Unprocessable(
-            "payee_account_unknown",
-            "No account of this bank has that number.",
-            field="payee_account",
+    return PayeeDetails(number, name, bank)
+
+
+def resolve_payees_in(
+    session: Session, rt: Runtime, wanted: Sequence[PayeeDetails]
+) -> list[ResolvedPayee | Unprocessable]:
+    """Check payees, all in one query. For this bank the account must exist and the name must
+    be its holder's; another bank's payee is taken as given (unverified)."""
+    own_bank = rt.policy.ledger.bank_code
+    hashes = {
+        payee.account_number: rt.cipher.lookup_hash(
+            payee.account_number, purpose=ACCOUNT_NUMBER_PURPOSE
         )
-    if account.name_hash != rt.cipher.lookup_hash(name, purpose=NAME_PURPOSE):
-        raise Unprocessable(
-            "payee_name_mismatch",
-            "The payee's name does not match the account. Check it with the payee.",
-            field="payee_name",
-        )
-    return ResolvedPayee(name, number, bank, account.id, True, account.customer_id)
+        for payee in wanted
+        if payee.bank_code == own_bank
+    }
+    accounts = {}
+    if hashes:
+        conn = session.connection()
+        accounts = {
+            row.number_hash: row
+            for row in session.execute(
+                select(
+                    Account.number_hash,
+                    Account.id,
+                    Account.product,
+                    Account.customer_id,
+                    Customer.name_hash,
+                )
+                .join(Customer, Customer.id == Account.customer_id)
+                .where(one_of(conn, Account.number_hash, sorted(set(hashes.values()))))
+            )
+        }
+    found: list[ResolvedPayee | Unprocessable] = []
+    for payee in wanted:
+        if payee.bank_code != own_bank:
+            found.append(
+                ResolvedPayee(payee.name, payee.account_number, payee.bank_code, None, False)
+            )
+            continue
+        account = accounts.get(hashes[payee.account_number])
+        if account is None or account.product not in PAYEE_PRODUCTS:
+            found.append(
+                Unprocessable(
+                    "payee_account_unknown",
+                    "No account of this bank has that number.",
+                    field="payee_account",
+                )
+            )
+        elif account.name_hash != rt.cipher.lookup_hash(payee.name, purpose=NAME_PURPOSE):
+            found.append(
+                Unprocessable(
+                    "payee_name_mismatch",
+                    "The payee's name does not match the account. Check it with the payee.",
+                    field="payee_name",
+                )
+            )
+        else:
+            found.append(
+                ResolvedPayee(
+                    payee.name,
+                    payee.account_number,
+                    payee.bank_code,
+                    account.id,
+                    True,
+                    account.customer_id,
+                )
+            )
+    return found
 
 
 def add_payee(
@@ -818,22 +906,40 @@ def payee_details_in(
     session: Session, rt: Runtime, customer_id: int, payee_id: int
 ) -> ResolvedPayee:
     """:func:`payee_details` inside the caller's transaction."""
-    found = session.execute(
+    found = saved_payees_in(session, rt, customer_id, [payee_id]).get(payee_id)
+    if found is None:
+        raise payee_not_found()
+    return found
+
+
+def payee_not_found() -> NotFound:
+    return NotFound("payee_not_found", "No such payee.", field="payee_id")
+
+
+def saved_payees_in(
+    session: Session, rt: Runtime, customer_id: int | None, payee_ids: Sequence[int]
+) -> dict[int, ResolvedPayee]:
+    """These saved payees (of ``customer_id``, or of whoever asks when None: the caller then
+    checks the owner), active ones only, in one query; keyed by payee id."""
+    rows = session.execute(
         select(Payee, Account.customer_id)
         .outerjoin(Account, Account.id == Payee.account_id)
-        .where(Payee.id == payee_id)
-    ).first()
-    row = found[0] if found is not None else None
-    if row is None or row.customer_id != customer_id or row.status != "active":
-        raise NotFound("payee_not_found", "No such payee.", field="payee_id")
-    return ResolvedPayee(
-        rt.cipher.decrypt(row.name_enc, purpose=PAYEE_NAME_PURPOSE),
-        rt.cipher.decrypt(row.account_enc, purpose=PAYEE_ACCOUNT_PURPOSE),
-        row.bank_code,
-        row.account_id,
-        row.verified,
-        found[1] if found is not None else None,
-    )
+        .where(one_of(session.connection(), Payee.id, sorted(set(payee_ids))))
+        .where(Payee.status == "active")
+    ).all()
+    return {
+        row.id: ResolvedPayee(
+            rt.cipher.decrypt(row.name_enc, purpose=PAYEE_NAME_PURPOSE),
+            rt.cipher.decrypt(row.account_enc, purpose=PAYEE_ACCOUNT_PURPOSE),
+            row.bank_code,
+            row.account_id,
+            row.verified,
+            holder_id,
+            owner_id=row.customer_id,
+        )
+        for row, holder_id in rows
+        if customer_id is None or row.customer_id == customer_id
+    }
 
 
 def delete_payee(rt: Runtime, customer_id: int, payee_id: int) -> None:

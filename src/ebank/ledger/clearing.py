@@ -20,7 +20,7 @@ from ebank.common.errors import Unprocessable
 from ebank.common.masking import mask_card_number, mask_name
 from ebank.common.validation import require_text
 from ebank.common.validators import is_luhn_valid
-from ebank.db import table_of
+from ebank.db import one_of, table_of
 from ebank.ledger.accounts import Product
 from ebank.ledger.models import OutboundTransfer
 from ebank.ledger.posting import TransferRequest, TransferResult
@@ -88,6 +88,112 @@ def _view(row: OutboundTransfer) -> OutboundView:
     )
 
 
+@dataclass(frozen=True)
+class OutboundPayment:
+    """A payment to another bank: who pays, how much, and the payee as the customer gave it."""
+
+    transfer_id: str
+    account_id: int
+    amount: int
+    currency: str
+    payee_bank: str
+    payee_account: str
+    payee_name: str
+
+
+def outbound_payment(
+    *,
+    transfer_id: str,
+    account_id: int,
+    amount: int,
+    currency: str,
+    payee_bank: str,
+    payee_account: str,
+    payee_name: str,
+) -> OutboundPayment:
+    """The payment in the form clearing takes, or a field error."""
+    payee_account = re.sub(r"[\s-]", "", payee_account or "")
+    if not PAYEE_ACCOUNT.match(payee_account):
+        raise Unprocessable(
+            "invalid_payee_account", "The payee's account is 8-32 digits.", field="payee_account"
+        )
+    return OutboundPayment(
+        transfer_id=transfer_id,
+        account_id=account_id,
+        amount=amount,
+        currency=parse_currency(currency),
+        payee_bank=require_text("payee_bank", payee_bank, max_length=64),
+        payee_account=payee_account,
+        payee_name=require_text("payee_name", payee_name, max_length=64),
+    )
+
+
+def outbound_request(
+    rt: Runtime, actor: Actor, payment: OutboundPayment, *, purpose: str | None, channel: str
+) -> TransferRequest:
+    """The posting that sends the payment: the customer's account to the clearing account."""
+    return TransferRequest(
+        id=payment.transfer_id,
+        debit_account_id=payment.account_id,
+        credit_account_id=internal_account_id(rt, Product.CLEARING, payment.currency),
+        amount=payment.amount,
+        currency=payment.currency,
+        code="interbank_out",
+        purpose=clean_purpose(purpose),
+        channel=channel,
+        reference=payment.payee_bank[:64],
+        created_by=actor.ref,
+    )
+
+
+def queue_outbound(
+    conn: Connection, rt: Runtime, sent: Sequence[tuple[OutboundPayment, TransferResult]]
+) -> list[OutboundView | None]:
+    """Queue for the counterparty bank the payments whose posting succeeded, in the transaction
+    of that posting (one read for those already queued — a retried batch — and one insert)."""
+    posted = [(payment, result) for payment, result in sent if result.ok]
+    ids = [payment.transfer_id for payment, _result in posted]
+    queued = _queued(conn, ids)
+    now = rt.clock.now()
+    rows = [
+        {
+            "transfer_id": payment.transfer_id,
+            "account_id": payment.account_id,
+            "payee_bank": payment.payee_bank,
+            "payee_account_enc": rt.cipher.encrypt(
+                payment.payee_account, purpose=PAYEE_ACCOUNT_PURPOSE
+            ),
+            "payee_account_hash": rt.cipher.lookup_hash(
+                payment.payee_account, purpose=PAYEE_ACCOUNT_PURPOSE
+            ),
+            "payee_account_masked": mask_card_number(payment.payee_account),
+            "payee_name_enc": rt.cipher.encrypt(payment.payee_name, purpose=PAYEE_NAME_PURPOSE),
+            "payee_name_masked": mask_name(payment.payee_name),
+            "amount": result.row["amount"] if result.row else payment.amount,
+            "currency": payment.currency,
+            "status": "queued",
+            "created_at": now,
+            "updated_at": now,
+        }
+        for payment, result in posted
+        if payment.transfer_id not in queued
+    ]
+    if rows:
+        conn.execute(insert(_OUTBOUND), rows)
+        queued = _queued(conn, ids)
+    return [queued.get(payment.transfer_id) for payment, _result in sent]
+
+
+def _queued(conn: Connection, transfer_ids: list[str]) -> dict[str, OutboundView]:
+    if not transfer_ids:
+        return {}
+    with Session(bind=conn, expire_on_commit=False) as session:
+        rows = session.execute(
+            select(OutboundTransfer).where(one_of(conn, OutboundTransfer.transfer_id, transfer_ids))
+        ).scalars()
+        return {row.transfer_id: _view(row) for row in rows}
+
+
 def send_to_other_bank(
     rt: Runtime,
     actor: Actor,
@@ -105,61 +211,22 @@ def send_to_other_bank(
 ) -> tuple[TransferResult, OutboundView | None]:
     """Debit the customer, credit clearing, and queue the payment for the counterparty bank;
     ``after_post`` records the caller's own outcome in the same transaction."""
-    payee_account = re.sub(r"[\s-]", "", payee_account or "")
-    if not PAYEE_ACCOUNT.match(payee_account):
-        raise Unprocessable(
-            "invalid_payee_account", "The payee's account is 8-32 digits.", field="payee_account"
-        )
-    payee_name = require_text("payee_name", payee_name, max_length=64)
-    payee_bank = require_text("payee_bank", payee_bank, max_length=64)
-    currency = parse_currency(currency)
-    request = TransferRequest(
-        id=transfer_id,
-        debit_account_id=account_id,
-        credit_account_id=internal_account_id(rt, Product.CLEARING, currency),
+    payment = outbound_payment(
+        transfer_id=transfer_id,
+        account_id=account_id,
         amount=amount,
         currency=currency,
-        code="interbank_out",
-        purpose=clean_purpose(purpose),
-        channel=channel,
-        reference=payee_bank[:64],
-        created_by=actor.ref,
+        payee_bank=payee_bank,
+        payee_account=payee_account,
+        payee_name=payee_name,
     )
+    request = outbound_request(rt, actor, payment, purpose=purpose, channel=channel)
     check_request(request)
-    queued: list[OutboundView] = []
+    queued: list[OutboundView | None] = []
 
     def enqueue(conn: Connection, results: list[TransferResult]) -> Sequence[AuditEntry] | None:
-        queued.clear()  # a retried transaction starts again
         also = after_post(conn, results) if after_post is not None else None
-        result = results[0]
-        if not result.ok:
-            return also
-        existing = _outbound(conn, OutboundTransfer.transfer_id == transfer_id)
-        if existing is not None:  # a retry: the payment is already queued
-            queued.append(_view(existing))
-            return also
-        now = rt.clock.now()
-        row = {
-            "transfer_id": transfer_id,
-            "account_id": account_id,
-            "payee_bank": payee_bank,
-            "payee_account_enc": rt.cipher.encrypt(payee_account, purpose=PAYEE_ACCOUNT_PURPOSE),
-            "payee_account_hash": rt.cipher.lookup_hash(
-                payee_account, purpose=PAYEE_ACCOUNT_PURPOSE
-            ),
-            "payee_account_masked": mask_card_number(payee_account),
-            "payee_name_enc": rt.cipher.encrypt(payee_name, purpose=PAYEE_NAME_PURPOSE),
-            "payee_name_masked": mask_name(payee_name),
-            "amount": result.row["amount"] if result.row else amount,
-            "currency": currency,
-            "status": "queued",
-            "created_at": now,
-            "updated_at": now,
-        }
-        conn.execute(insert(_OUTBOUND).values(**row))
-        stored = _outbound(conn, OutboundTransfer.transfer_id == transfer_id)
-        assert stored is not None
-        queued.append(_view(stored))
+        queued[:] = queue_outbound(conn, rt, [(payment, results[0])])
         return also
 
     result = rt.posting.submit([request], actor=actor, after_post=enqueue)[0]
