@@ -58,6 +58,12 @@ class Settings(BaseSettings):
         default="file",
         description="'file' (var/sms-outbox.jsonl), a file path, or an http(s) gateway URL",
     )
+    notify_gather_ms: float = Field(
+        default=100.0,
+        ge=0,
+        le=5000,
+        description="How long the courier gathers notifications into one round (codes go at once)",
+    )
     rp_id: str = Field(default="localhost", description="WebAuthn relying-party id (the host)")
     rp_origin: str = Field(default="http://localhost:8000", description="WebAuthn origin")
     background_interval_s: float = Field(default=5.0, ge=0, description="0 turns the worker off")

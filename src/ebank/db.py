@@ -16,7 +16,9 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    BindParameter,
     Boolean,
+    ColumnElement,
     Date,
     DateTime,
     Engine,
@@ -24,19 +26,16 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
-    any_,
     bindparam,
-    cast,
     create_engine,
     event,
-    func,
-    literal_column,
-    select,
 )
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import DeclarativeBase, Session
+from sqlalchemy.sql.visitors import InternalTraversal
 from sqlalchemy.types import TypeDecorator
 
 NAMING_CONVENTION = {
@@ -118,6 +117,13 @@ class Database:
             yield session
 
     @contextmanager
+    def read_connection(self) -> Iterator[Connection]:
+        """A connection for reads that need no snapshot across statements: on PostgreSQL each
+        statement commits on its own (no BEGIN or ROLLBACK to wait for)."""
+        with self.engine.connect() as conn:
+            yield conn.execution_options(isolation_level="AUTOCOMMIT") if self.is_postgres else conn
+
+    @contextmanager
     def write(self) -> Iterator[Session]:
         """A write transaction that commits when the block ends without an exception."""
         with Session(self._writer, expire_on_commit=False) as session, session.begin():
@@ -154,8 +160,8 @@ def _create_engine(url: URL, *, echo: bool) -> Engine:
     return create_engine(
         url,
         echo=echo,
-        pool_size=48,
-        max_overflow=16,
+        pool_size=20,
+        max_overflow=20,
         pool_pre_ping=True,
         pool_recycle=1800,
     )
@@ -199,20 +205,67 @@ def is_transient(exc: DBAPIError) -> bool:
     return "database is locked" in message or "database is busy" in message
 
 
-def one_of(conn: Connection, column: Any, values: Any) -> Any:
-    """``column IN values`` with the values as one bind parameter — an array on PostgreSQL
-    (``= ANY``), a JSON list on SQLite (``json_each``) — so the statement compiles and is prepared
-    once however many values there are."""
-    values = list(values)
-    if conn.dialect.name == "postgresql":
-        array_type = postgresql.ARRAY(column.type)
-        return column == any_(cast(bindparam(None, values, type_=array_type), array_type))
-    if conn.dialect.name == "sqlite":
-        listed: Any = select(literal_column("value")).select_from(
-            func.json_each(bindparam(None, json.dumps(values), type_=String))
-        )
-        return column.in_(listed.scalar_subquery())
-    return column.in_(values)
+class _ListParam(TypeDecorator[list[Any]]):
+    """A list of values as one bind parameter: an array on PostgreSQL, JSON text on SQLite."""
+
+    impl = String
+    cache_ok = True
+
+    def __init__(self, item_type: Any) -> None:
+        super().__init__()
+        self.item_type = item_type
+
+    def load_dialect_impl(self, dialect: Any) -> Any:
+        if dialect.name == "postgresql":
+            return dialect.type_descriptor(postgresql.ARRAY(self.item_type))
+        return dialect.type_descriptor(String())
+
+    def process_bind_param(self, value: Any, dialect: Any) -> Any:
+        if value is None:
+            return None
+        values = list(value)
+        return values if dialect.name == "postgresql" else json.dumps(values)
+
+
+class _Among(ColumnElement[bool]):
+    """``column`` is one of the values of a list parameter (see :func:`among`)."""
+
+    __visit_name__ = "ebank_among"
+    inherit_cache = True
+    _traverse_internals = [  # noqa: RUF012 -- SQLAlchemy's declaration of the element's parts
+        ("column", InternalTraversal.dp_clauseelement),
+        ("values", InternalTraversal.dp_clauseelement),
+    ]
+    type = Boolean()
+
+    def __init__(self, column: Any, values: BindParameter[Any]) -> None:
+        self.column = column
+        self.values = values
+
+
+@compiles(_Among, "postgresql")
+def _among_postgresql(element: _Among, compiler: Any, **kw: Any) -> str:
+    return (
+        f"{compiler.process(element.column, **kw)} = ANY({compiler.process(element.values, **kw)})"
+    )
+
+
+@compiles(_Among)
+def _among_json(element: _Among, compiler: Any, **kw: Any) -> str:
+    column, values = compiler.process(element.column, **kw), compiler.process(element.values, **kw)
+    return f"{column} IN (SELECT value FROM json_each({values}))"  # noqa: S608 -- compiled SQL, no text
+
+
+def among(column: Any, name: str) -> ColumnElement[bool]:
+    """``column`` is one of the values given at execution as the list parameter ``name`` — an
+    array on PostgreSQL (``= ANY``), a JSON list on SQLite (``json_each``). One bind parameter
+    however many values, so a statement built once (at import) compiles and is prepared once."""
+    return _Among(column, bindparam(name, type_=_ListParam(column.type)))
+
+
+def one_of(column: Any, values: Any) -> ColumnElement[bool]:
+    """:func:`among` with the values given now, for statements built on the spot."""
+    return _Among(column, bindparam(None, list(values), type_=_ListParam(column.type)))
 
 
 def bulk_insert(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:

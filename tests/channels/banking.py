@@ -56,10 +56,17 @@ def sms_messages(rt: Runtime, to: str | None = None) -> list[dict[str, Any]]:
 
 def last_code(rt: Runtime, to: str) -> str:
     """The newest one-time code sent to ``to``."""
+    found = CODE.search(last_code_message(rt, to))
+    assert found is not None
+    return found.group(1)
+
+
+def last_code_message(rt: Runtime, to: str) -> str:
+    """The newest SMS to ``to`` that carries a one-time code. (Codes go out at once, so they may
+    overtake notices the courier is still gathering.)"""
     for message in reversed(sms_messages(rt, to)):
-        found = CODE.search(message["text"])
-        if found:
-            return found.group(1)
+        if CODE.search(message["text"]):
+            return str(message["text"])
     raise AssertionError(f"no code was sent to {to}")
 
 

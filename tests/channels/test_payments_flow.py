@@ -11,6 +11,7 @@ from tests.channels.banking import (
     TRANSACTION_PASSWORD,
     authorise_with_sms,
     last_code,
+    last_code_message,
     online_customer,
     open_online_customer,
     pay,
@@ -39,7 +40,7 @@ def test_paying_a_new_payee_confirms_challenges_executes_and_notifies(
     assert confirmation["payee_verified"] is True
     assert payment["status"] == "awaiting_auth"
     assert payment["challenge"]["method"] == "sms"
-    sms = sms_messages(rt, payer.mobile)[-1]["text"]
+    sms = last_code_message(rt, payer.mobile)
     assert "5,000.00" in sms  # the code names what it authorises
     assert payee.name in sms
     assert "never asks for your verification code" in sms

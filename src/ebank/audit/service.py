@@ -7,13 +7,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from ebank.audit.chain import ChainedRecord, ChainReport, canonical_json, record_hash, verify_chain
 from ebank.audit.models import GENESIS_HASH, AuditHead, AuditRecord
 from ebank.common.actor import Actor
-from ebank.db import table_of
+from ebank.db import json_insert, table_of
 
 HEAD_ID = 1
 _RECORDS = table_of(AuditRecord)
@@ -60,8 +60,16 @@ def append(conn: Connection, entries: Sequence[AuditEntry], at: datetime) -> Non
         row["hash"] = record_hash(**row)
         prev = row["hash"]
         rows.append(row)
+    if conn.dialect.name == "postgresql":  # the records and the new head in one statement
+        inserted, document = json_insert(_RECORDS, rows, "rows")
+        conn.exec_driver_sql(
+            f"WITH appended AS ({inserted}) "  # noqa: S608 -- the insert is built from the table's own columns
+            "UPDATE audit_head SET seq = %(seq)s, hash = %(hash)s WHERE id = %(head)s",
+            {"rows": document, "seq": seq, "hash": prev, "head": HEAD_ID},
+        )
+        return
     conn.execute(insert(_RECORDS), rows)
-    conn.execute(update(AuditHead).where(AuditHead.id == HEAD_ID).values(seq=seq, hash=prev))
+    conn.execute(_MOVE_HEAD, {"seq": seq, "hash": prev})
 
 
 def record(session: Session, entry: AuditEntry, at: datetime) -> None:
@@ -69,12 +77,20 @@ def record(session: Session, entry: AuditEntry, at: datetime) -> None:
     append(session.connection(), [entry], at)
 
 
-def _lock_head(conn: Connection) -> tuple[int, str]:
+_HEAD = (
+    select(AuditHead.seq, AuditHead.hash)
+    .where(AuditHead.id == HEAD_ID)
+    .with_for_update()  # PostgreSQL; on SQLite the write transaction already excludes others
+)
+_MOVE_HEAD = (
+    update(AuditHead)
+    .where(AuditHead.id == HEAD_ID)
+    .values(seq=bindparam("seq"), hash=bindparam("hash"))
+)
 
-    query = select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == HEAD_ID)
-    if conn.dialect.name == "postgresql":
-        query = query.with_for_update()
-    head = conn.execute(query).one_or_none()
+
+def _lock_head(conn: Connection) -> tuple[int, str]:
+    head = conn.execute(_HEAD).one_or_none()
     if head is None:
         conn.execute(insert(AuditHead).values(id=HEAD_ID, seq=0, hash=GENESIS_HASH))
         return 0, GENESIS_HASH

@@ -26,7 +26,7 @@ from ebank.auth.authority import bank_ca
 from ebank.auth.models import AuthChallenge, AuthTool
 from ebank.auth.strength import Factor
 from ebank.common.errors import Conflict, TooManyRequests, Unprocessable
-from ebank.db import one_of
+from ebank.db import among
 from ebank.notify import service as notify
 from ebank.runtime import Runtime
 
@@ -193,15 +193,26 @@ def _padded(text: str) -> str:
     return text + "=" * (-len(text) % 4)
 
 
+_ACTIVE_TOOLS = (
+    select(AuthTool)
+    .where(among(AuthTool.customer_id, "ids"), AuthTool.status == "active")
+    .order_by(AuthTool.id)
+)
+_LOCKED_CHALLENGES = (
+    select(AuthChallenge).where(among(AuthChallenge.id, "ids")).order_by(AuthChallenge.id)
+).with_for_update()
+_LOCKED_TOOLS = (
+    select(AuthTool)
+    .where(or_(among(AuthTool.id, "ids"), among(AuthTool.credential_id, "credential_ids")))
+    .order_by(AuthTool.id)
+    .with_for_update()
+)
+
+
 def active_tools(session: Session, customer_ids: Sequence[int]) -> dict[int, list[AuthTool]]:
     """The active tools of these customers, by customer (one query)."""
     found: dict[int, list[AuthTool]] = {customer_id: [] for customer_id in customer_ids}
-    rows = session.execute(
-        select(AuthTool)
-        .where(one_of(session.connection(), AuthTool.customer_id, sorted(set(customer_ids))))
-        .where(AuthTool.status == "active")
-        .order_by(AuthTool.id)
-    ).scalars()
+    rows = session.execute(_ACTIVE_TOOLS, {"ids": sorted(set(customer_ids))}).scalars()
     for tool in rows:
         found.setdefault(tool.customer_id, []).append(tool)
     return found
@@ -254,12 +265,7 @@ def verify(
 
 def locked_challenges(session: Session, ids: Sequence[str]) -> dict[str, AuthChallenge]:
     """These challenges, locked until the transaction ends (one query)."""
-    rows = session.execute(
-        select(AuthChallenge)
-        .where(one_of(session.connection(), AuthChallenge.id, sorted(set(ids))))
-        .order_by(AuthChallenge.id)
-        .with_for_update()
-    ).scalars()
+    rows = session.execute(_LOCKED_CHALLENGES, {"ids": sorted(set(ids))}).scalars()
     return {row.id: row for row in rows}
 
 
@@ -278,17 +284,8 @@ def locked_tools(
     )
     if not tool_ids and not credential_ids:
         return {}
-    conn = session.connection()
     rows = session.execute(
-        select(AuthTool)
-        .where(
-            or_(
-                one_of(conn, AuthTool.id, tool_ids),
-                one_of(conn, AuthTool.credential_id, credential_ids),
-            )
-        )
-        .order_by(AuthTool.id)
-        .with_for_update()
+        _LOCKED_TOOLS, {"ids": tool_ids, "credential_ids": credential_ids}
     ).scalars()
     found: dict[int | str, AuthTool] = {}
     for tool in rows:

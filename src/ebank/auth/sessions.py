@@ -11,12 +11,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from ebank.auth.models import AuthSession, CustomerDevice
 from ebank.batching import Batcher
-from ebank.db import Database, one_of
+from ebank.db import Database, among, one_of
 
 if TYPE_CHECKING:
     from ebank.runtime import Runtime
@@ -105,6 +105,18 @@ _LIVE_COLUMNS = (
 )
 
 
+_BY_TOKEN = (
+    select(AuthSession.token_hash, *_LIVE_COLUMNS)
+    .outerjoin(CustomerDevice, CustomerDevice.id == AuthSession.device_id)
+    .where(among(AuthSession.token_hash, "digests"))
+)
+_TOUCH = (
+    update(AuthSession)
+    .where(among(AuthSession.id, "ids"))
+    .values(last_seen_at=bindparam("now", type_=AuthSession.last_seen_at.type))
+)
+
+
 def touch_session(db: Database, token: str, now: datetime) -> ActiveSession | None:
     """The live session for ``token`` (its idle clock restarted), or None if absent or expired."""
     return touch_sessions(db, [token], now)[0]
@@ -117,15 +129,8 @@ def touch_sessions(
     the sessions that timed out and move the idle clock of the others on (see
     :data:`TOUCH_FRACTION`)."""
     digests = [token_digest(token) for token in tokens]
-    with db.read() as session:
-        rows = {
-            row.token_hash: row
-            for row in session.execute(
-                select(AuthSession.token_hash, *_LIVE_COLUMNS)
-                .outerjoin(CustomerDevice, CustomerDevice.id == AuthSession.device_id)
-                .where(one_of(session.connection(), AuthSession.token_hash, set(digests)))
-            )
-        }
+    with db.read_connection() as conn:
+        rows = {row.token_hash: row for row in conn.execute(_BY_TOKEN, {"digests": digests})}
     found: list[ActiveSession | None] = []
     ended: dict[str, set[int]] = {}
     touched: set[int] = set()
@@ -154,12 +159,7 @@ def touch_sessions(
             for reason, ids in ended.items():
                 _revoke_ids(session, ids, now, reason)
             if touched:
-                conn = session.connection()
-                session.execute(
-                    update(AuthSession)
-                    .where(one_of(conn, AuthSession.id, sorted(touched)))
-                    .values(last_seen_at=now)
-                )
+                session.execute(_TOUCH, {"ids": sorted(touched), "now": now})
     return found
 
 
@@ -208,7 +208,7 @@ def revoke_session(session: Session, session_id: int, now: datetime, reason: str
 def _revoke_ids(session: Session, ids: set[int], now: datetime, reason: str) -> None:
     session.execute(
         update(AuthSession)
-        .where(one_of(session.connection(), AuthSession.id, sorted(ids)))
+        .where(one_of(AuthSession.id, sorted(ids)))
         .where(AuthSession.revoked_at.is_(None))
         .values(revoked_at=now, revoked_reason=reason)
     )

@@ -19,12 +19,10 @@ In one transaction for the whole batch:
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, TypeVar
 
-from sqlalchemy import case, func, select
+from sqlalchemy import bindparam, case, func, select
 from sqlalchemy.orm import Session
 
 from ebank.audit.service import AuditEntry
@@ -50,7 +48,7 @@ from ebank.channels.payments import (
     view_of,
 )
 from ebank.common.errors import DomainError, NotFound, Unprocessable
-from ebank.db import one_of
+from ebank.db import UTCDateTime, among
 from ebank.ledger import clearing
 from ebank.ledger import service as ledger
 from ebank.ledger.accounts import Product
@@ -110,12 +108,10 @@ class _AuthorisationContext:
     def read(
         cls, session: Session, rt: Runtime, requests: list[AuthoriseRequest]
     ) -> _AuthorisationContext:
-        conn = session.connection()
         customer_ids = sorted({r.caller.customer_id for r in requests})
-        credentials = _locked(
-            session, CustomerCredential, CustomerCredential.customer_id, customer_ids
-        )
-        payments = _locked(session, Payment, Payment.id, [r.payment_id for r in requests])
+        credentials = session.execute(_CREDENTIALS, {"ids": customer_ids}).scalars().all()
+        payment_ids = sorted({r.payment_id for r in requests})
+        payments = session.execute(_PAYMENTS, {"ids": payment_ids}).all()
         wanted = [r.authorisation.challenge_id for r in requests if r.authorisation.challenge_id]
         found = challenges.locked_challenges(session, wanted) if wanted else {}
         answers = [
@@ -123,37 +119,64 @@ class _AuthorisationContext:
             for r in requests
             if r.authorisation.challenge_id in found
         ]
-        enrolments = _locked(session, ChannelEnrolment, ChannelEnrolment.customer_id, customer_ids)
-        accounts = {p.from_account_id for p in payments}
-        masked = session.execute(
-            select(Account.id, Account.number_masked).where(
-                one_of(conn, Account.id, sorted(accounts))
-            )
-        )
+        enrolments = session.execute(_ENROLMENTS, {"ids": customer_ids}).scalars().all()
         return cls(
             credentials={row.customer_id: row for row in credentials},
-            payments={row.id: row for row in payments},
+            payments={row.id: row for row, _masked in payments},
             challenges=found,
             tools=challenges.locked_tools(session, answers) if answers else {},
             enrolments={(row.customer_id, row.channel): row for row in enrolments},
             used=_used(session, rt, customer_ids),
-            masked={row.id: row.number_masked for row in masked},
+            masked={row.from_account_id: masked for row, masked in payments},
         )
 
 
-M = TypeVar("M")
-
-
-def _locked(session: Session, model: type[M], column: Any, keys: Sequence[Any]) -> list[M]:
-    """The rows of ``model`` whose ``column`` is among ``keys``, locked in key order (the same
-    order in every batch, so two batches never wait on each other in a cycle)."""
-    rows = session.execute(
-        select(model)
-        .where(one_of(session.connection(), column, sorted(set(keys))))
-        .order_by(column)
-        .with_for_update()
-    ).scalars()
-    return list(rows)
+# Locked in key order, the same in every batch, so two batches never wait on each other in a
+# cycle: credentials, payments, challenges, tools, enrolments (then the ledger's accounts).
+_CREDENTIALS = (
+    select(CustomerCredential)
+    .where(among(CustomerCredential.customer_id, "ids"))
+    .order_by(CustomerCredential.customer_id)
+    .with_for_update()
+)
+_PAYMENTS = (
+    select(Payment, Account.number_masked)
+    .join(Account, Account.id == Payment.from_account_id)
+    .where(among(Payment.id, "ids"))
+    .order_by(Payment.id)
+    .with_for_update(of=Payment)
+)
+_ENROLMENTS = (
+    select(ChannelEnrolment)
+    .where(among(ChannelEnrolment.customer_id, "ids"))
+    .order_by(ChannelEnrolment.id)
+    .with_for_update()
+)
+_USED = (
+    select(
+        Payment.customer_id,
+        Payment.channel,
+        func.coalesce(
+            func.sum(
+                case(
+                    (
+                        Payment.created_at >= bindparam("day_start", type_=UTCDateTime()),
+                        Payment.amount,
+                    ),
+                    else_=0,
+                )
+            ),
+            0,
+        ),
+        func.coalesce(func.sum(Payment.amount), 0),
+    )
+    .where(
+        among(Payment.customer_id, "ids"),
+        Payment.status.in_(LIVE),
+        Payment.created_at >= bindparam("year_start", type_=UTCDateTime()),
+    )
+    .group_by(Payment.customer_id, Payment.channel)
+)
 
 
 def _used(
@@ -165,20 +188,7 @@ def _used(
     day_start = local.replace(hour=0, minute=0, second=0, microsecond=0)
     year_start = day_start.replace(month=1, day=1)
     rows = session.execute(
-        select(
-            Payment.customer_id,
-            Payment.channel,
-            func.coalesce(
-                func.sum(case((Payment.created_at >= day_start, Payment.amount), else_=0)), 0
-            ),
-            func.coalesce(func.sum(Payment.amount), 0),
-        )
-        .where(
-            one_of(session.connection(), Payment.customer_id, customer_ids),
-            Payment.status.in_(LIVE),
-            Payment.created_at >= year_start,
-        )
-        .group_by(Payment.customer_id, Payment.channel)
+        _USED, {"ids": customer_ids, "day_start": day_start, "year_start": year_start}
     )
     used: dict[tuple[int, str], list[int]] = defaultdict(lambda: [0, 0])
     for customer_id, channel, today, year in rows:

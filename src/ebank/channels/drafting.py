@@ -44,7 +44,7 @@ from ebank.channels.payments import (
     view_of,
 )
 from ebank.common.errors import Conflict, DomainError, Unprocessable
-from ebank.db import one_of
+from ebank.db import among
 from ebank.ledger import service as ledger
 from ebank.ledger.clearing import PAYEE_ACCOUNT_PURPOSE, PAYEE_NAME_PURPOSE
 from ebank.ledger.models import Account
@@ -53,6 +53,24 @@ from ebank.runtime import Runtime
 
 Outcome = PaymentView | DomainError
 R = TypeVar("R")
+
+_EXISTING = select(Payment).where(
+    among(Payment.request_id, "request_ids"), among(Payment.customer_id, "customer_ids")
+)
+_HISTORY = select(
+    Payment.customer_id, Payment.payee_hash, Payment.amount, Payment.created_at
+).where(
+    among(Payment.customer_id, "customer_ids"),
+    among(Payment.payee_hash, "hashes"),
+    Payment.status.in_(LIVE),
+)
+_EXEMPT_COUNTERS = select(
+    CustomerCredential.customer_id,
+    CustomerCredential.exempt_count,
+    CustomerCredential.exempt_amount,
+).where(among(CustomerCredential.customer_id, "ids"))
+_LOCKED = select(Payment).where(among(Payment.id, "ids")).order_by(Payment.id).with_for_update()
+_ACCOUNTS = select(Account).where(among(Account.id, "ids"))
 
 
 # --- drafts --------------------------------------------------------------------------------------
@@ -115,12 +133,12 @@ class _DraftsContext:
 
 
 def _existing(session: Session, requests: list[DraftRequest]) -> dict[tuple[int, str], Payment]:
-    conn = session.connection()
     rows = session.execute(
-        select(Payment).where(
-            one_of(conn, Payment.request_id, sorted({r.data.request_id for r in requests})),
-            one_of(conn, Payment.customer_id, sorted({r.caller.customer_id for r in requests})),
-        )
+        _EXISTING,
+        {
+            "request_ids": sorted({r.data.request_id for r in requests}),
+            "customer_ids": sorted({r.caller.customer_id for r in requests}),
+        },
     ).scalars()
     return {(row.customer_id, row.request_id): row for row in rows}
 
@@ -136,13 +154,7 @@ def _history(
     )
     if not hashes:
         return found
-    conn = session.connection()
-    rows = session.execute(
-        select(Payment.customer_id, Payment.payee_hash, Payment.amount, Payment.created_at)
-        .where(one_of(conn, Payment.customer_id, customer_ids))
-        .where(one_of(conn, Payment.payee_hash, hashes))
-        .where(Payment.status.in_(LIVE))
-    )
+    rows = session.execute(_HISTORY, {"customer_ids": customer_ids, "hashes": hashes})
     for customer_id, payee_hash, amount, at in rows:
         found[customer_id, payee_hash].append(PastPayment(amount, at))
     return found
@@ -158,13 +170,7 @@ class _CustomersContext:
 
     @classmethod
     def read(cls, session: Session, customer_ids: list[int]) -> _CustomersContext:
-        counters = session.execute(
-            select(
-                CustomerCredential.customer_id,
-                CustomerCredential.exempt_count,
-                CustomerCredential.exempt_amount,
-            ).where(one_of(session.connection(), CustomerCredential.customer_id, customer_ids))
-        )
+        counters = session.execute(_EXEMPT_COUNTERS, {"ids": customer_ids})
         return cls(
             tools=challenges.active_tools(session, customer_ids),
             exempt={row.customer_id: (row.exempt_count, row.exempt_amount) for row in counters},
@@ -287,16 +293,8 @@ def _send_codes(rt: Runtime, outcomes: Sequence[Outcome]) -> None:
 def confirm_payments(rt: Runtime, requests: list[ConfirmRequest]) -> list[Outcome]:
     """Confirm these payments (see :func:`ebank.channels.payments.confirm_payment`)."""
     with rt.db.write() as session:
-        conn = session.connection()
-        rows = {
-            row.id: row
-            for row in session.execute(
-                select(Payment)
-                .where(one_of(conn, Payment.id, sorted({r.payment_id for r in requests})))
-                .order_by(Payment.id)
-                .with_for_update()
-            ).scalars()
-        }
+        wanted = sorted({r.payment_id for r in requests})
+        rows = {row.id: row for row in session.execute(_LOCKED, {"ids": wanted}).scalars()}
         accounts = _accounts(session, rows.values())
         customers = _CustomersContext.read(
             session, sorted({r.caller.customer_id for r in requests})
@@ -317,9 +315,7 @@ def _accounts(session: Session, payments: Iterable[Payment]) -> dict[int, Accoun
     ids = {p.from_account_id for p in payments} | {
         p.payee_account_id for p in payments if p.payee_account_id is not None
     }
-    found = session.execute(
-        select(Account).where(one_of(session.connection(), Account.id, sorted(ids)))
-    ).scalars()
+    found = session.execute(_ACCOUNTS, {"ids": sorted(ids)}).scalars()
     return {account.id: account for account in found}
 
 

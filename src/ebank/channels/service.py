@@ -32,7 +32,7 @@ from ebank.common.validation import require_text
 from ebank.common.validators import normalize_resident_id
 from ebank.customers.models import Customer, CustomerDocument
 from ebank.customers.service import DOCUMENT_PURPOSE, NAME_PURPOSE
-from ebank.db import one_of
+from ebank.db import among
 from ebank.ledger import service as ledger
 from ebank.ledger.accounts import Product
 from ebank.ledger.clearing import PAYEE_ACCOUNT, PAYEE_ACCOUNT_PURPOSE, PAYEE_NAME_PURPOSE
@@ -563,6 +563,17 @@ def signed_account(
 
 
 SignedKey = tuple[int, str, int]  # customer, channel, account
+_SIGNED = {
+    function: select(Account, ChannelEnrolment.customer_id, ChannelEnrolment.channel, column)
+    .join(SignedAccount, SignedAccount.account_id == Account.id)
+    .join(ChannelEnrolment, ChannelEnrolment.id == SignedAccount.enrolment_id)
+    .where(among(Account.id, "account_ids"), ChannelEnrolment.status == "active")
+    for function, column in (
+        ("query", SignedAccount.can_query),
+        ("transfer", SignedAccount.can_transfer),
+        ("payment", SignedAccount.can_pay),
+    )
+}
 
 
 def signed_accounts_in(
@@ -570,19 +581,8 @@ def signed_accounts_in(
 ) -> dict[SignedKey, Account | Forbidden]:
     """For each (customer, channel, account): the account, if it is signed to that customer's
     live channel for ``function``, or the refusal — all in one query."""
-    column = {
-        "query": SignedAccount.can_query,
-        "transfer": SignedAccount.can_transfer,
-        "payment": SignedAccount.can_pay,
-    }[function]
     rows = session.execute(
-        select(Account, ChannelEnrolment.customer_id, ChannelEnrolment.channel, column)
-        .join(SignedAccount, SignedAccount.account_id == Account.id)
-        .join(ChannelEnrolment, ChannelEnrolment.id == SignedAccount.enrolment_id)
-        .where(
-            one_of(session.connection(), Account.id, sorted({key[2] for key in wanted})),
-            ChannelEnrolment.status == "active",
-        )
+        _SIGNED[function], {"account_ids": sorted({key[2] for key in wanted})}
     ).all()
     allowed = {
         (customer_id, channel, account.id): account
@@ -756,6 +756,15 @@ def parse_payee(
     return PayeeDetails(number, name, bank)
 
 
+_PAYEE_ACCOUNTS = (
+    select(
+        Account.number_hash, Account.id, Account.product, Account.customer_id, Customer.name_hash
+    )
+    .join(Customer, Customer.id == Account.customer_id)
+    .where(among(Account.number_hash, "hashes"))
+)
+
+
 def resolve_payees_in(
     session: Session, rt: Runtime, wanted: Sequence[PayeeDetails]
 ) -> list[ResolvedPayee | Unprocessable]:
@@ -769,23 +778,14 @@ def resolve_payees_in(
         for payee in wanted
         if payee.bank_code == own_bank
     }
-    accounts = {}
-    if hashes:
-        conn = session.connection()
-        accounts = {
+    accounts = (
+        {
             row.number_hash: row
-            for row in session.execute(
-                select(
-                    Account.number_hash,
-                    Account.id,
-                    Account.product,
-                    Account.customer_id,
-                    Customer.name_hash,
-                )
-                .join(Customer, Customer.id == Account.customer_id)
-                .where(one_of(conn, Account.number_hash, sorted(set(hashes.values()))))
-            )
+            for row in session.execute(_PAYEE_ACCOUNTS, {"hashes": sorted(set(hashes.values()))})
         }
+        if hashes
+        else {}
+    )
     found: list[ResolvedPayee | Unprocessable] = []
     for payee in wanted:
         if payee.bank_code != own_bank:
@@ -916,17 +916,19 @@ def payee_not_found() -> NotFound:
     return NotFound("payee_not_found", "No such payee.", field="payee_id")
 
 
+_SAVED_PAYEES = (
+    select(Payee, Account.customer_id)
+    .outerjoin(Account, Account.id == Payee.account_id)
+    .where(among(Payee.id, "ids"), Payee.status == "active")
+)
+
+
 def saved_payees_in(
     session: Session, rt: Runtime, customer_id: int | None, payee_ids: Sequence[int]
 ) -> dict[int, ResolvedPayee]:
     """These saved payees (of ``customer_id``, or of whoever asks when None: the caller then
     checks the owner), active ones only, in one query; keyed by payee id."""
-    rows = session.execute(
-        select(Payee, Account.customer_id)
-        .outerjoin(Account, Account.id == Payee.account_id)
-        .where(one_of(session.connection(), Payee.id, sorted(set(payee_ids))))
-        .where(Payee.status == "active")
-    ).all()
+    rows = session.execute(_SAVED_PAYEES, {"ids": sorted(set(payee_ids))}).all()
     return {
         row.id: ResolvedPayee(
             rt.cipher.decrypt(row.name_enc, purpose=PAYEE_NAME_PURPOSE),

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal, localcontext
-from functools import cache
+from functools import cache, lru_cache
 from typing import Final
 
 from babel import Locale, UnknownLocaleError
@@ -112,6 +112,14 @@ def minor_to_major_text(minor: int, currency: str) -> str:
     return f"{sign}{whole}.{fraction:0{exponent}d}"
 
 
+@lru_cache(maxsize=16)
+def _babel_locale(locale: str) -> Locale:
+    try:
+        return Locale.parse(locale.replace("-", "_"))
+    except (UnknownLocaleError, ValueError, TypeError, AttributeError):
+        raise InvalidValue("invalid_locale", "Choose a supported language.") from None
+
+
 def format_amount(minor: int, currency: str, locale: str) -> str:
     """Locale-aware currency text via Babel, e.g. ``123450, "CNY", "zh-CN"`` → ``"¥1,234.50"``.
 
@@ -120,10 +128,7 @@ def format_amount(minor: int, currency: str, locale: str) -> str:
     """
     _check_minor(minor)
     code = normalize_currency(currency)
-    try:
-        parsed = Locale.parse(locale.replace("-", "_"))
-    except (UnknownLocaleError, ValueError, TypeError, AttributeError):
-        raise InvalidValue("invalid_locale", "Choose a supported language.") from None
+    parsed = _babel_locale(locale)
     digits = Decimal(minor).as_tuple()
     amount = Decimal((digits.sign, digits.digits, -currency_exponent(code)))  # exact, any size
     with localcontext() as context:  # Babel quantizes in the current context: keep every digit

@@ -189,7 +189,7 @@ def _queued(conn: Connection, transfer_ids: list[str]) -> dict[str, OutboundView
         return {}
     with Session(bind=conn, expire_on_commit=False) as session:
         rows = session.execute(
-            select(OutboundTransfer).where(one_of(conn, OutboundTransfer.transfer_id, transfer_ids))
+            select(OutboundTransfer).where(one_of(OutboundTransfer.transfer_id, transfer_ids))
         ).scalars()
         return {row.transfer_id: _view(row) for row in rows}
 

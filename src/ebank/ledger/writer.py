@@ -18,7 +18,7 @@ from sqlalchemy import Connection, bindparam, func, literal, select, text, union
 from ebank.audit import service as audit
 from ebank.audit.service import AuditEntry
 from ebank.common.actor import Actor
-from ebank.db import bulk_insert, json_insert, one_of, table_of, to_json
+from ebank.db import among, bulk_insert, json_insert, table_of, to_json
 from ebank.ledger.models import Account, PendingTransfer, RejectedTransfer, Transfer
 from ebank.ledger.posting import (
     AccountState,
@@ -187,6 +187,35 @@ def _lock_ids(conn: Connection, ids: list[str]) -> None:
     )
 
 
+# Statements built once (list parameters bound at execution: see :func:`ebank.db.among`).
+_SEEN = union_all(
+    select(_TRANSFERS.c.id, literal("posted").label("outcome")).where(
+        among(_TRANSFERS.c.id, "ids")
+    ),
+    select(_REJECTED.c.id, literal("rejected").label("outcome")).where(
+        among(_REJECTED.c.id, "ids")
+    ),
+)
+_STORED = select(_TRANSFERS).where(among(_TRANSFERS.c.id, "ids"))
+_REJECTIONS = select(_REJECTED).where(among(_REJECTED.c.id, "ids"))
+_LOCK_ACCOUNTS = (
+    select(*(_ACCOUNTS.c[name] for name in _ACCOUNT_COLUMNS))
+    .where(among(_ACCOUNTS.c.id, "ids"))
+    .order_by(_ACCOUNTS.c.id)
+    .with_for_update()  # PostgreSQL; SQLite's write transaction already excludes other writers
+)
+_PENDINGS = (
+    select(_PENDING, _TRANSFERS.c.currency, _TRANSFERS.c.created_at)
+    .join(_TRANSFERS, _TRANSFERS.c.id == _PENDING.c.transfer_id)
+    .where(among(_PENDING.c.transfer_id, "ids"))
+)
+_REVERSED = (
+    select(_TRANSFERS.c.reverses_id, func.sum(_TRANSFERS.c.amount))
+    .where(among(_TRANSFERS.c.reverses_id, "ids"))
+    .group_by(_TRANSFERS.c.reverses_id)
+)
+
+
 def _load_state(
     conn: Connection, requests: Sequence[TransferRequest], policy: Policy
 ) -> LedgerState:
@@ -221,16 +250,8 @@ def _prior_outcomes(
     conn: Connection, ids: set[str]
 ) -> tuple[dict[str, StoredTransfer], dict[str, PriorRejection]]:
     """Earlier outcomes of these ids, found with one query (there usually are none)."""
-    seen = union_all(
-        select(_TRANSFERS.c.id, literal("posted").label("outcome")).where(
-            one_of(conn, _TRANSFERS.c.id, ids)
-        ),
-        select(_REJECTED.c.id, literal("rejected").label("outcome")).where(
-            one_of(conn, _REJECTED.c.id, ids)
-        ),
-    )
     found: dict[str, set[str]] = {"posted": set(), "rejected": set()}
-    for transfer_id, outcome in conn.execute(seen):
+    for transfer_id, outcome in conn.execute(_SEEN, {"ids": sorted(ids)}):
         found[outcome].add(transfer_id)
     posted = _stored_transfers(conn, found["posted"])
     rejected = _prior_rejections(conn, found["rejected"]) if found["rejected"] else {}
@@ -240,9 +261,7 @@ def _prior_outcomes(
 def _stored_transfers(conn: Connection, ids: set[str]) -> dict[str, StoredTransfer]:
     if not ids:
         return {}
-    rows = (
-        conn.execute(select(_TRANSFERS).where(one_of(conn, _TRANSFERS.c.id, ids))).mappings().all()
-    )
+    rows = conn.execute(_STORED, {"ids": sorted(ids)}).mappings().all()
     return {
         row["id"]: StoredTransfer(
             id=row["id"],
@@ -260,7 +279,7 @@ def _stored_transfers(conn: Connection, ids: set[str]) -> dict[str, StoredTransf
 
 
 def _prior_rejections(conn: Connection, ids: set[str]) -> dict[str, PriorRejection]:
-    rows = conn.execute(select(_REJECTED).where(one_of(conn, _REJECTED.c.id, ids))).mappings().all()
+    rows = conn.execute(_REJECTIONS, {"ids": sorted(ids)}).mappings().all()
     return {row["id"]: PriorRejection(row["id"], row["body_hash"], row["code"]) for row in rows}
 
 
@@ -271,10 +290,6 @@ def lock_accounts(
     ids = sorted(set(account_ids))
     if not ids:
         return {}
-    columns = [_ACCOUNTS.c[name] for name in _ACCOUNT_COLUMNS]
-    query = select(*columns).where(one_of(conn, _ACCOUNTS.c.id, ids)).order_by(_ACCOUNTS.c.id)
-    if conn.dialect.name == "postgresql":
-        query = query.with_for_update()
     limits_by_product: dict[str, ClassLimitsMinor] = {}
     accounts: dict[int, AccountState] = {}
     for (
@@ -287,7 +302,7 @@ def lock_accounts(
         no_negative_asset,
         product,
         *totals,
-    ) in conn.execute(query):
+    ) in conn.execute(_LOCK_ACCOUNTS, {"ids": ids}):
         if product not in limits_by_product:
             limits_by_product[product] = policy.class_limits(product)
         accounts[account_id] = AccountState(
@@ -307,11 +322,6 @@ def lock_accounts(
 def load_pendings(conn: Connection, ids: set[str], policy: Policy) -> dict[str, PendingState]:
     if not ids:
         return {}
-    query = (
-        select(_PENDING, _TRANSFERS.c.currency, _TRANSFERS.c.created_at)
-        .join(_TRANSFERS, _TRANSFERS.c.id == _PENDING.c.transfer_id)
-        .where(one_of(conn, _PENDING.c.transfer_id, ids))
-    )
     zone = policy.zone
     return {
         row["transfer_id"]: PendingState(
@@ -326,7 +336,7 @@ def load_pendings(conn: Connection, ids: set[str], policy: Policy) -> dict[str, 
             resolved_at=row["resolved_at"],
             resolved_by=row["resolved_by"],
         )
-        for row in conn.execute(query).mappings()
+        for row in conn.execute(_PENDINGS, {"ids": sorted(ids)}).mappings()
     }
 
 
@@ -334,12 +344,8 @@ def _reversed_amounts(conn: Connection, ids: set[str | None]) -> dict[str, int]:
     wanted = {i for i in ids if i}
     if not wanted:
         return {}
-    query = (
-        select(_TRANSFERS.c.reverses_id, func.sum(_TRANSFERS.c.amount))
-        .where(one_of(conn, _TRANSFERS.c.reverses_id, wanted))
-        .group_by(_TRANSFERS.c.reverses_id)
-    )
-    return {str(original): int(total) for original, total in conn.execute(query)}
+    rows = conn.execute(_REVERSED, {"ids": sorted(wanted)})
+    return {str(original): int(total) for original, total in rows}
 
 
 def _write(

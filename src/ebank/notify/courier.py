@@ -1,8 +1,9 @@
 """Sending the outbox off the request path.
 
 A use case queues its notifications in its own transaction and, after the commit, calls
-:meth:`Courier.wake`: a thread of this process then delivers everything pending, in one batch for
-all the requests that woke it meanwhile. One-time codes, which the customer is waiting for, go
+:meth:`Courier.wake`: a thread of this process then delivers everything pending in one round for
+all the requests that woke it meanwhile — at most one round per ``notify_gather_ms``, so under
+load each round carries many messages. One-time codes, which the customer is waiting for, go
 out at once with :meth:`Courier.send_now`. Deliveries of one process never overlap (a lock), so
 :meth:`Courier.flush` returns only when what was pending has been handed to the gateway; other
 processes are kept apart by the row locks ``deliver`` takes.
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -58,8 +60,14 @@ class Courier:
     def _run(self) -> None:
         from ebank.notify.service import deliver
 
+        gather = self._rt.settings.notify_gather_ms / 1000
+        last_round = 0.0
         while True:
             self._wake.wait()
+            # At most one round per gathering interval: under load, what else is being committed
+            # joins the round; with no load, a message goes out at once.
+            self._stop.wait(last_round + gather - time.monotonic())
+            last_round = time.monotonic()
             self._wake.clear()
             try:
                 with self._sending:

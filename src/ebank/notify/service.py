@@ -11,14 +11,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from ebank.common.errors import NotFound
 from ebank.common.i18n import current_locale
 from ebank.customers.models import Customer
 from ebank.customers.service import MOBILE_PURPOSE
-from ebank.db import one_of, table_of
+from ebank.db import among, one_of, table_of
 from ebank.notify.gateways import SmsGateway, gateway_for
 from ebank.notify.messages import MESSAGES, render
 from ebank.notify.models import Notification
@@ -62,20 +62,18 @@ def queue(
     return queue_many(conn, rt, [Note(customer_id, kind, params, locale)])[0]
 
 
+_PHONES = select(Customer.id, Customer.mobile_enc, Customer.mobile_masked).where(
+    among(Customer.id, "ids")
+)
+
+
 def queue_many(conn: Connection, rt: Runtime, notes: Sequence[Note]) -> list[int]:
     """:func:`queue` for many notifications at once: one read of the recipients' reserved phones
     and one insert; returns the ids in the order of ``notes``."""
     if not notes:
         return []
     wanted = sorted({note.customer_id for note in notes})
-    phones = {
-        row.id: row
-        for row in conn.execute(
-            select(Customer.id, Customer.mobile_enc, Customer.mobile_masked).where(
-                one_of(conn, Customer.id, wanted)
-            )
-        )
-    }
+    phones = {row.id: row for row in conn.execute(_PHONES, {"ids": wanted})}
     now = rt.clock.now()
     rows: list[dict[str, Any]] = []
     for note in notes:
@@ -105,57 +103,85 @@ def queue_many(conn: Connection, rt: Runtime, notes: Sequence[Note]) -> list[int
     return [int(row.id) for row in inserted]
 
 
+_OUTGOING = (
+    _NOTIFICATIONS.c.id,
+    _NOTIFICATIONS.c.kind,
+    _NOTIFICATIONS.c.params_enc,
+    _NOTIFICATIONS.c.locale,
+    _NOTIFICATIONS.c.sensitive,
+    _NOTIFICATIONS.c.recipient_enc,
+    _NOTIFICATIONS.c.attempts,
+)
+_DELIVERED = (
+    update(_NOTIFICATIONS)
+    .where(_NOTIFICATIONS.c.id == bindparam("b_id"))
+    .values(
+        status=bindparam("b_status"),
+        attempts=bindparam("b_attempts"),
+        sent_at=bindparam("b_sent_at"),
+        params_enc=bindparam("b_params_enc"),
+    )
+)
+
+
 def deliver(
     rt: Runtime, ids: list[int] | None = None, *, customer_id: int | None = None, limit: int = 500
 ) -> int:
     """Send pending notifications (those in ``ids``, or the customer's, or the oldest ``limit``)
     in one transaction; returns how many went out. A failure leaves the message pending for the
     next round. Use cases do not call this: they wake the courier (``rt.courier``)."""
-    with rt.db.write() as session:
-        query = select(Notification).where(Notification.status == "pending")
-        if ids is not None:
-            query = query.where(Notification.id.in_(ids))
-        if customer_id is not None:
-            query = query.where(Notification.customer_id == customer_id)
-        rows = session.execute(
-            query.order_by(Notification.id).limit(limit).with_for_update(skip_locked=True)
-        ).scalars()
+    columns = _NOTIFICATIONS.c
+    query = select(*_OUTGOING).where(columns.status == "pending")
+    if ids is not None:
+        query = query.where(one_of(columns.id, ids))
+    if customer_id is not None:
+        query = query.where(columns.customer_id == customer_id)
+    query = query.order_by(columns.id).limit(limit).with_for_update(skip_locked=True)
+    with rt.db.write_connection() as conn:
+        rows = conn.execute(query).all()
+        if not rows:
+            return 0
         gateway = gateway_for(rt.settings.sms_gateway, rt.settings.var_dir)
-        return sum(_send(rt, gateway, row) for row in rows)
+        now = rt.clock.now()
+        outcomes = [_send(rt, gateway, row, now) for row in rows]
+        conn.execute(_DELIVERED, outcomes)
+    return sum(outcome["b_status"] == "sent" for outcome in outcomes)
 
 
-def _send(rt: Runtime, gateway: SmsGateway, row: Notification) -> bool:
-    """Hand one message to the gateway. Whatever goes wrong with it (the gateway, its rendering)
-    is counted against that message alone, so one bad message never holds up the others."""
-    now = rt.clock.now()
+def _send(rt: Runtime, gateway: SmsGateway, row: Any, now: datetime) -> dict[str, Any]:
+    """Hand one message to the gateway; what to record of it. Whatever goes wrong with it (the
+    gateway, its rendering) is counted against that message alone, so one bad message never
+    holds up the others."""
+    attempts = row.attempts + 1
     try:
         if row.recipient_enc is None:
             raise LookupError("no recipient")
-        gateway.send(to=_recipient(rt, row), text=_text(rt, row, row.locale), at=now)
+        recipient = rt.cipher.decrypt(row.recipient_enc, purpose=MOBILE_PURPOSE)
+        gateway.send(to=recipient, text=_text(rt, row, row.locale), at=now)
     except Exception as exc:
-        row.attempts += 1
-        row.status = "failed" if row.attempts >= MAX_ATTEMPTS else "pending"
-        if row.status == "failed":
-            _forget_code(rt, row)
         log.warning("SMS %s not delivered: %s", row.id, type(exc).__name__)
-        return False
-    row.status, row.sent_at, row.attempts = "sent", now, row.attempts + 1
-    _forget_code(rt, row)
-    return True
+        status = "failed" if attempts >= MAX_ATTEMPTS else "pending"
+        return _delivery(rt, row, status, attempts, sent_at=None)
+    return _delivery(rt, row, "sent", attempts, sent_at=now)
 
 
-def _forget_code(rt: Runtime, row: Notification) -> None:
-    """A one-time code, once sent or given up on, leaves no copy behind."""
-    if row.sensitive:
-        row.params_enc = rt.cipher.encrypt("{}", purpose=PARAMS_PURPOSE)
+def _delivery(
+    rt: Runtime, row: Any, status: str, attempts: int, *, sent_at: datetime | None
+) -> dict[str, Any]:
+    # A one-time code, once sent or given up on, leaves no copy behind.
+    forget = row.sensitive and status != "pending"
+    return {
+        "b_id": row.id,
+        "b_status": status,
+        "b_attempts": attempts,
+        "b_sent_at": sent_at,
+        "b_params_enc": rt.cipher.encrypt("{}", purpose=PARAMS_PURPOSE)
+        if forget
+        else row.params_enc,
+    }
 
 
-def _recipient(rt: Runtime, row: Notification) -> str:
-    assert row.recipient_enc is not None
-    return rt.cipher.decrypt(row.recipient_enc, purpose=MOBILE_PURPOSE)
-
-
-def _text(rt: Runtime, row: Notification, locale: str) -> str:
+def _text(rt: Runtime, row: Any, locale: str) -> str:
     params = json.loads(rt.cipher.decrypt(row.params_enc, purpose=PARAMS_PURPOSE))
     return render(row.kind, params, locale)
 
