@@ -29,6 +29,7 @@ from sqlalchemy import (
     bindparam,
     create_engine,
     event,
+    update,
 )
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import URL, Connection, make_url
@@ -268,6 +269,32 @@ def one_of(column: Any, values: Any) -> ColumnElement[bool]:
     return _Among(column, bindparam(None, list(values), type_=_ListParam(column.type)))
 
 
+class NewRows:
+    """Rows a batch creates (mapped objects), written with one insert per table when the batch
+    is done (:func:`bulk_insert`) rather than one by one by the session."""
+
+    def __init__(self) -> None:
+        self._rows: dict[Table, list[dict[str, Any]]] = {}
+
+    def add(self, row: Base) -> None:
+        table = table_of(type(row))
+        state = row.__dict__
+        values: dict[str, Any] = {}
+        for column in table.columns:
+            if column.key in state:
+                values[column.name] = state[column.key]
+            elif column.default is not None and column.default.is_scalar:
+                values[column.name] = column.default.arg  # type: ignore[attr-defined]
+            elif not (column.primary_key and column.autoincrement in (True, "auto")):
+                values[column.name] = None
+        self._rows.setdefault(table, []).append(values)
+
+    def write(self, conn: Connection) -> None:
+        for table, rows in self._rows.items():
+            bulk_insert(conn, table, rows)
+        self._rows = {}
+
+
 def bulk_insert(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
     """Insert many rows with one statement on PostgreSQL (the rows travel as one JSON document,
     unpacked server-side); an executemany elsewhere (SQLite runs in-process)."""
@@ -281,6 +308,33 @@ def bulk_insert(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> N
         return
     statement, document = json_insert(table, rows, "rows")
     conn.exec_driver_sql(statement, {"rows": document})
+
+
+def bulk_update(
+    conn: Connection, table: Table, rows: list[dict[str, Any]], key: str = "id"
+) -> None:
+    """Set the given columns of many rows, each found by ``key``: one statement on PostgreSQL
+    (``UPDATE … FROM`` the rows as one JSON document); an executemany elsewhere. Every row
+    carries the same columns."""
+    if not rows:
+        return
+    names = [name for name in rows[0] if name != key]
+    if conn.dialect.name == "postgresql":
+        assignments = ", ".join(f'"{name}" = r."{name}"' for name in names)
+        columns = ", ".join(f'"{name}"' for name in (key, *names))
+        conn.exec_driver_sql(
+            f'UPDATE "{table.name}" AS t SET {assignments} '  # noqa: S608 -- names come from the table definition
+            f"FROM (SELECT {columns} FROM json_populate_recordset("
+            f'NULL::"{table.name}", %(rows)s::json)) AS r WHERE t."{key}" = r."{key}"',
+            {"rows": to_json(rows)},
+        )
+        return
+    statement = (
+        update(table)
+        .where(table.c[key] == bindparam(f"b_{key}"))
+        .values({name: bindparam(f"b_{name}") for name in names})
+    )
+    conn.execute(statement, [{f"b_{name}": value for name, value in row.items()} for row in rows])
 
 
 def _sqlite_insert(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
@@ -338,6 +392,8 @@ def to_json(value: Any) -> str:
 
 
 def _json_value(value: Any) -> Any:
+    if isinstance(value, bytes):
+        return "\\x" + value.hex()  # bytea's text form
     if isinstance(value, datetime):
         return value.astimezone(UTC).isoformat()
     if isinstance(value, date):

@@ -13,7 +13,7 @@ import base64
 import hashlib
 import hmac
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -80,10 +80,12 @@ def issue(
     sms: tuple[str, dict[str, Any]] | None = None,
     tools: Sequence[AuthTool] | None = None,
     locale: str | None = None,
+    add: Callable[[AuthChallenge], None] | None = None,
 ) -> IssuedChallenge:
     """Open a challenge for ``method``; an SMS code is queued with ``sms`` = (kind, params).
     ``tools``: the customer's active tools, when the caller has read them already (a batch reads
-    them for all its customers at once with :func:`active_tools`)."""
+    them for all its customers at once with :func:`active_tools`); ``add``: where the new row goes
+    (the session by default; a batch writes all of its rows at once)."""
     if tools is None:
         tools = active_tools(session, [customer_id]).get(customer_id, [])
     policy = rt.policy.customer_auth
@@ -115,7 +117,7 @@ def issue(
             issued = IssuedChallenge(
                 challenge_id, method.value, row.expires_at, sign_payload=payload
             )
-    session.add(row)
+    (add or session.add)(row)
     return issued
 
 

@@ -21,8 +21,9 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import bindparam, case, func, select
+from sqlalchemy import Connection, bindparam, case, func, select
 from sqlalchemy.orm import Session
 
 from ebank.audit.service import AuditEntry
@@ -48,7 +49,7 @@ from ebank.channels.payments import (
     view_of,
 )
 from ebank.common.errors import DomainError, NotFound, Unprocessable
-from ebank.db import UTCDateTime, among
+from ebank.db import Base, UTCDateTime, among, bulk_update
 from ebank.ledger import clearing
 from ebank.ledger import service as ledger
 from ebank.ledger.accounts import Product
@@ -87,6 +88,8 @@ def authorise_payments(rt: Runtime, requests: list[AuthoriseRequest]) -> list[Ou
         if approved:
             executed = _execute(session, rt, known, approved)
             outcomes = [_final(rt, known, outcome, executed) for outcome in outcomes]
+        else:
+            known.write_back(session.connection())
     rt.courier.wake()  # outcomes, and any lock, were notified
     return outcomes
 
@@ -103,6 +106,7 @@ class _AuthorisationContext:
     used: dict[tuple[int, str], list[int]]  # (customer, channel) → [today, this year]
     masked: dict[int, str]  # paying accounts' masked numbers
     approved: set[str] = field(default_factory=set)  # payments this batch executes
+    read_as: dict[tuple[str, object], tuple[object, ...]] = field(default_factory=dict)
 
     @classmethod
     def read(
@@ -120,7 +124,7 @@ class _AuthorisationContext:
             if r.authorisation.challenge_id in found
         ]
         enrolments = session.execute(_ENROLMENTS, {"ids": customer_ids}).scalars().all()
-        return cls(
+        known = cls(
             credentials={row.customer_id: row for row in credentials},
             payments={row.id: row for row, _masked in payments},
             challenges=found,
@@ -129,6 +133,56 @@ class _AuthorisationContext:
             used=_used(session, rt, customer_ids),
             masked={row.from_account_id: masked for row, masked in payments},
         )
+        # The rows are the batch's to change; it writes what changed itself, a statement per
+        # table (:meth:`write_back`), so the session is not to flush them row by row.
+        session.expunge_all()
+        for table, key, columns, rows in known._written():
+            for row in rows:
+                known.read_as[table, getattr(row, key)] = _values(row, columns)
+        return known
+
+    def _written(self) -> list[tuple[str, str, tuple[str, ...], list[Any]]]:
+        tools = {id(tool): tool for tool in self.tools.values()}
+        return [
+            (
+                "customer_credentials",
+                "customer_id",
+                _CREDENTIAL_STATE,
+                list(self.credentials.values()),
+            ),
+            ("auth_challenges", "id", _CHALLENGE_STATE, list(self.challenges.values())),
+            ("auth_tools", "id", _TOOL_STATE, list(tools.values())),
+            ("payments", "id", _PAYMENT_STATE, list(self.payments.values())),
+        ]
+
+    def write_back(self, conn: Connection) -> None:
+        """Write what the batch changed: one statement per table."""
+        for table, key, columns, rows in self._written():
+            changed = [
+                {key: getattr(row, key), **dict(zip(columns, values, strict=True))}
+                for row in rows
+                if (values := _values(row, columns)) != self.read_as[table, getattr(row, key)]
+            ]
+            bulk_update(conn, Base.metadata.tables[table], changed, key=key)
+
+
+# What a batch may change in each row it locked.
+_CREDENTIAL_STATE = ("failed_attempts", "locked_at", "exempt_count", "exempt_amount", "updated_at")
+_CHALLENGE_STATE = ("status", "attempts")
+_TOOL_STATE = ("fail_count", "counter", "last_step", "sign_count", "updated_at")
+_PAYMENT_STATE = (
+    "status",
+    "strength",
+    "factors",
+    "transfer_id",
+    "failure_code",
+    "updated_at",
+    "executed_at",
+)
+
+
+def _values(row: object, columns: tuple[str, ...]) -> tuple[object, ...]:
+    return tuple(getattr(row, column) for column in columns)
 
 
 # Locked in key order, the same in every batch, so two batches never wait on each other in a
@@ -336,11 +390,10 @@ def _execute(
             entries.append(_audit_entry(e))
         sent = [(e.outbound, outcome[e.row.id]) for e in posted if e.outbound is not None]
         clearing.queue_outbound(conn, rt, sent)
-        session.flush()  # the payments' and credentials' rows, before the audit trail's lock
+        known.write_back(conn)  # before the audit trail's lock is taken
         notify.queue_many(conn, rt, notes)
         return entries
 
-    session.flush()
     post_batch(
         conn,
         [[e.transfer] for e in posted if e.transfer is not None],

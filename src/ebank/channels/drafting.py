@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from ebank.auth import challenges
 from ebank.auth import service as auth
 from ebank.auth.challenges import IssuedChallenge
-from ebank.auth.models import AuthTool, CustomerCredential
+from ebank.auth.models import AuthChallenge, AuthTool, CustomerCredential
 from ebank.auth.strength import Factor
 from ebank.channels import service as channels
 from ebank.channels.checks import ExemptionContext, PastPayment, exemption_for
@@ -44,7 +44,7 @@ from ebank.channels.payments import (
     view_of,
 )
 from ebank.common.errors import Conflict, DomainError, Unprocessable
-from ebank.db import among
+from ebank.db import NewRows, among
 from ebank.ledger import service as ledger
 from ebank.ledger.clearing import PAYEE_ACCOUNT_PURPOSE, PAYEE_NAME_PURPOSE
 from ebank.ledger.models import Account
@@ -81,6 +81,7 @@ def draft_payments(rt: Runtime, requests: list[DraftRequest]) -> list[Outcome]:
     with rt.db.write() as session:
         known = _DraftsContext.read(session, rt, requests)
         outcomes = one_by_one(requests, lambda request: _draft(session, rt, known, request))
+        known.new_rows.write(session.connection())
     _send_codes(rt, outcomes)
     return outcomes
 
@@ -108,6 +109,7 @@ class _DraftsContext:
     history: dict[tuple[int, str], list[PastPayment]]
     customers: _CustomersContext
     created: dict[tuple[int, str], tuple[Payment, str]] = field(default_factory=dict)
+    new_rows: NewRows = field(default_factory=NewRows)
 
     @classmethod
     def read(cls, session: Session, rt: Runtime, requests: list[DraftRequest]) -> _DraftsContext:
@@ -211,9 +213,10 @@ def _draft(
             own_account=payee.holder_id == caller.customer_id,
             customers=known.customers,
             locale=request.locale,
+            add=known.new_rows.add,
         )
     )
-    session.add(row)
+    known.new_rows.add(row)
     known.created[key] = (row, source.number_masked)
     return view_of(rt, row, from_account=source.number_masked, challenge=issued)
 
@@ -371,6 +374,7 @@ def confirm(
     own_account: bool,
     customers: _CustomersContext,
     locale: str,
+    add: Callable[[AuthChallenge], None] | None = None,
 ) -> IssuedChallenge | None:
     """Show the payment to the risk hook, decide whether an exemption applies, and issue the
     challenge otherwise. ``row`` changes only once all of that succeeded."""
@@ -393,6 +397,7 @@ def confirm(
             sms=("otp_payment", _payment_sms(rt, row)) if method is Factor.SMS else None,
             tools=customers.tools.get(row.customer_id, []),
             locale=locale,
+            add=add,
         )
     row.risk_outcome = decision.outcome.value
     row.risk_reasons = json.dumps([r.code for r in decision.reasons])
