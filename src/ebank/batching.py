@@ -5,7 +5,9 @@ acall`` from the event loop). A worker thread takes everything waiting — up to
 hands it to the use case's *batch handler*, which reads what the whole batch needs in a few
 set-wide statements, decides item by item, writes in a few statements and commits once. Under
 load batches grow and the cost of each statement and of each commit is shared; with no load a
-lone item is handled at once (or after ``wait_s``, if a window is set).
+lone item is handled at once (or after ``wait_s``, if a window is set). ``busy_wait_s`` is a
+window kept only while the batcher is busy (its last batch had company): under load, waiting a
+moment for the requests already on their way makes batches larger, and each item cheaper.
 
 The handler returns one entry per item, in order: the item's result, or the exception to raise to
 its caller (a refusal whose side effects — a counted failure, say — commit with the batch). If the
@@ -65,6 +67,7 @@ class Batcher(Generic[In, Out]):
         workers: int = 1,
         max_size: int = 64,
         wait_s: float = 0.0,
+        busy_wait_s: float = 0.0,
         size_of: Callable[[In], int] = lambda _item: 1,
         unavailable: Callable[[], DomainError] | None = None,
     ) -> None:
@@ -73,6 +76,8 @@ class Batcher(Generic[In, Out]):
         self._workers = workers
         self._max_size = max_size
         self._wait_s = wait_s
+        self._busy_wait_s = busy_wait_s
+        self._last_size = 0
         self._size_of = size_of
         self._unavailable = unavailable or (
             lambda: ServiceUnavailable(
@@ -137,7 +142,8 @@ class Batcher(Generic[In, Out]):
                 return
             batch = [first]
             size = self._size_of(first.item)
-            deadline = time.monotonic() + self._wait_s
+            busy = self._last_size > 1  # under load more are on their way: let them join
+            deadline = time.monotonic() + max(self._wait_s, self._busy_wait_s if busy else 0.0)
             while size < self._max_size:
                 try:
                     remaining = deadline - time.monotonic()
@@ -153,6 +159,7 @@ class Batcher(Generic[In, Out]):
                     break
                 batch.append(nxt)
                 size += self._size_of(nxt.item)
+            self._last_size = len(batch)
             self._process(batch)
 
     def _process(self, batch: list[_Waiting[In, Out]]) -> None:

@@ -58,6 +58,12 @@ class Settings(BaseSettings):
         default="file",
         description="'file' (var/sms-outbox.jsonl), a file path, or an http(s) gateway URL",
     )
+    payment_batch_wait_ms: float = Field(
+        default=2.0,
+        ge=0,
+        le=50,
+        description="Under load, how long a payment batch waits for the requests on their way",
+    )
     notify_gather_ms: float = Field(
         default=100.0,
         ge=0,

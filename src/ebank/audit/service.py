@@ -80,7 +80,9 @@ def record(session: Session, entry: AuditEntry, at: datetime) -> None:
 _HEAD = (
     select(AuditHead.seq, AuditHead.hash)
     .where(AuditHead.id == HEAD_ID)
-    .with_for_update()  # PostgreSQL; on SQLite the write transaction already excludes others
+    .with_for_update(
+        key_share=True
+    )  # PostgreSQL; on SQLite the write transaction already excludes others
 )
 _MOVE_HEAD = (
     update(AuditHead)

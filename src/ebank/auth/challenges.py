@@ -202,12 +202,12 @@ _ACTIVE_TOOLS = (
 )
 _LOCKED_CHALLENGES = (
     select(AuthChallenge).where(among(AuthChallenge.id, "ids")).order_by(AuthChallenge.id)
-).with_for_update()
+).with_for_update(key_share=True)
 _LOCKED_TOOLS = (
     select(AuthTool)
     .where(or_(among(AuthTool.id, "ids"), among(AuthTool.credential_id, "credential_ids")))
     .order_by(AuthTool.id)
-    .with_for_update()
+    .with_for_update(key_share=True)
 )
 
 

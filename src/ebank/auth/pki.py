@@ -12,6 +12,7 @@ import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
@@ -165,6 +166,7 @@ def certificate_pem(cert: x509.Certificate) -> bytes:
     return cert.public_bytes(serialization.Encoding.PEM)
 
 
+@lru_cache(maxsize=4096)  # certificates are immutable: parse each one once per process
 def load_certificate(pem: bytes) -> x509.Certificate:
     try:
         return x509.load_pem_x509_certificate(pem)
@@ -178,6 +180,11 @@ def fingerprint(cert: x509.Certificate) -> str:
 
 
 def _check_issuer(ca_cert: x509.Certificate, cert: x509.Certificate) -> None:
+    _issued_by(ca_cert, cert)  # raises unless issued by the CA; a success is remembered
+
+
+@lru_cache(maxsize=4096)  # whether a CA issued a certificate never changes: verify that once
+def _issued_by(ca_cert: x509.Certificate, cert: x509.Certificate) -> bool:
     try:
         cert.verify_directly_issued_by(ca_cert)
     except (ValueError, TypeError, InvalidSignature) as exc:
@@ -189,6 +196,7 @@ def _check_issuer(ca_cert: x509.Certificate, cert: x509.Certificate) -> None:
         raise CertificateProblem("not_issued_by_bank", "no basic constraints") from exc
     if constraints.ca:
         raise CertificateProblem("not_issued_by_bank", "a CA certificate cannot sign payloads")
+    return True
 
 
 def _check_validity(cert: x509.Certificate, now: datetime) -> None:

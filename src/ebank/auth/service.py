@@ -130,7 +130,7 @@ def store_credentials(
     if taken is not None and taken != customer_id:
         raise Conflict("login_name_taken", "This login name is taken.", field="login_name")
     now = rt.clock.now()
-    row = session.get(CustomerCredential, customer_id, with_for_update=True)
+    row = session.get(CustomerCredential, customer_id, with_for_update={"key_share": True})
     if row is None:
         row = CustomerCredential(customer_id=customer_id, created_at=now, failed_attempts=0)
         session.add(row)
@@ -188,7 +188,7 @@ def count_failure(session: Session, rt: Runtime, credential: CustomerCredential)
 
 
 def credential_for_update(session: Session, customer_id: int) -> CustomerCredential:
-    row = session.get(CustomerCredential, customer_id, with_for_update=True)
+    row = session.get(CustomerCredential, customer_id, with_for_update={"key_share": True})
     if row is None:
         raise NotFound("not_registered", "This customer has no e-banking registration.")
     return row
@@ -311,7 +311,9 @@ def _login_in_transaction(
     session: Session, rt: Runtime, attempt: LoginAttempt, name: str, *, password_ok: bool
 ) -> CustomerLogin | Exception:
     credential = session.execute(
-        select(CustomerCredential).where(CustomerCredential.login_name == name).with_for_update()
+        select(CustomerCredential)
+        .where(CustomerCredential.login_name == name)
+        .with_for_update(key_share=True)
     ).scalar_one_or_none()
     if credential is None:
         return invalid_credentials()
@@ -529,7 +531,7 @@ def revoke_device(rt: Runtime, customer_id: int, device_id: int) -> None:
     """Forget a device and end every session on it at once."""
     now = rt.clock.now()
     with rt.db.write() as session:
-        device = session.get(CustomerDevice, device_id, with_for_update=True)
+        device = session.get(CustomerDevice, device_id, with_for_update={"key_share": True})
         if device is None or device.customer_id != customer_id:
             raise NotFound("device_not_found", "No such device.", field="device_id")
         device.status, device.revoked_at = "revoked", now

@@ -283,7 +283,7 @@ def finish_passkey(
     label: str | None,
 ) -> ToolView:
     with rt.db.write() as session:
-        row = session.get(AuthChallenge, challenge_id, with_for_update=True)
+        row = session.get(AuthChallenge, challenge_id, with_for_update={"key_share": True})
         if (
             row is None
             or row.customer_id != customer_id
@@ -442,7 +442,7 @@ def replace_usbkey(
 
 
 def _tool_for_update(session: Session, customer_id: int, tool_id: int) -> AuthTool:
-    tool = session.get(AuthTool, tool_id, with_for_update=True)
+    tool = session.get(AuthTool, tool_id, with_for_update={"key_share": True})
     if tool is None or tool.customer_id != customer_id:
         raise _tool_not_found()
     return tool

@@ -76,6 +76,120 @@ def payment_out(view: payments.PaymentView) -> PaymentOut:
     )
 
 
+# --- payments (first: routes are matched in order, and these are the busiest) -------------------
+
+
+@router.post("/me/payments", response_model=PaymentOut, status_code=status.HTTP_201_CREATED)
+async def create_payment(
+    body: PaymentIn,
+    caller: CustomerSession = Depends(current_customer),
+    rt: Runtime = Depends(runtime),
+) -> PaymentOut:
+    """Draft a payment: the answer is the confirmation to show, and the challenge (or the warnings
+    to confirm first)."""
+    view = await payments.create_payment_async(
+        rt,
+        caller,
+        payments.PaymentInput(
+            request_id=body.request_id,
+            from_account_id=body.from_account_id,
+            amount=body.amount,
+            purpose=body.purpose,
+            payee_id=body.payee_id,
+            payee_account=body.payee_account,
+            payee_name=body.payee_name,
+            payee_bank=body.payee_bank,
+        ),
+        method=Factor(body.method) if body.method else None,
+    )
+    return payment_out(view)
+
+
+@router.get("/me/payments", response_model=list[PaymentOut])
+def my_payments(
+    caller: CustomerSession = Depends(current_customer), rt: Runtime = Depends(runtime)
+) -> list[PaymentOut]:
+    return [payment_out(view) for view in payments.list_payments(rt, caller.customer_id)]
+
+
+@router.get("/me/payments/{payment_id}", response_model=PaymentOut)
+def get_payment(
+    payment_id: PaymentPath,
+    caller: CustomerSession = Depends(current_customer),
+    rt: Runtime = Depends(runtime),
+) -> PaymentOut:
+    return payment_out(payments.get_payment(rt, caller.customer_id, payment_id))
+
+
+@router.patch("/me/payments/{payment_id}", response_model=PaymentOut)
+def change_payment(
+    payment_id: PaymentPath,
+    body: PaymentChangeIn,
+    caller: CustomerSession = Depends(current_customer),
+    rt: Runtime = Depends(runtime),
+) -> PaymentOut:
+    """Change amount, purpose or payee: earlier challenges stop working; confirm again."""
+    new_payee = None
+    if body.payee_id is not None or body.payee_account is not None:
+        new_payee = payments.PaymentInput(
+            request_id="-",
+            from_account_id=0,
+            amount=1,
+            payee_id=body.payee_id,
+            payee_account=body.payee_account,
+            payee_name=body.payee_name,
+            payee_bank=body.payee_bank,
+        )
+    view = payments.update_payment(
+        rt, caller, payment_id, amount=body.amount, purpose=body.purpose, payee=new_payee
+    )
+    return payment_out(view)
+
+
+@router.post("/me/payments/{payment_id}/confirm", response_model=PaymentOut)
+async def confirm_payment(
+    payment_id: PaymentPath,
+    body: ConfirmIn,
+    caller: CustomerSession = Depends(current_customer),
+    rt: Runtime = Depends(runtime),
+) -> PaymentOut:
+    view = await payments.confirm_payment_async(
+        rt,
+        caller,
+        payment_id,
+        acknowledge_warnings=body.acknowledge_warnings,
+        method=Factor(body.method) if body.method else None,
+    )
+    return payment_out(view)
+
+
+@router.post("/me/payments/{payment_id}/authorize", response_model=PaymentOut)
+async def authorise_payment(
+    payment_id: PaymentPath,
+    body: AuthoriseIn,
+    caller: CustomerSession = Depends(current_customer),
+    rt: Runtime = Depends(runtime),
+) -> PaymentOut:
+    authorisation = payments.Authorisation(
+        challenge_id=body.challenge_id,
+        proof=Proof(code=body.code, signature=body.signature, credential=body.credential),
+        transaction_password=body.transaction_password,
+    )
+    view = await payments.authorise_payment_async(rt, caller, payment_id, authorisation)
+    return payment_out(view)
+
+
+@router.post("/me/payments/{payment_id}/recall", response_model=PaymentOut)
+def recall_payment(
+    payment_id: PaymentPath,
+    body: RecallIn,
+    caller: CustomerSession = Depends(current_customer),
+    rt: Runtime = Depends(runtime),
+) -> PaymentOut:
+    """Ask for an erroneous transfer back (the amount is held at an in-bank payee)."""
+    return payment_out(payments.request_recall(rt, caller, payment_id, reason=body.reason))
+
+
 # --- registration -------------------------------------------------------------------------------
 
 
@@ -272,114 +386,3 @@ def delete_payee(
     rt: Runtime = Depends(runtime),
 ) -> None:
     service.delete_payee(rt, caller.customer_id, payee_id)
-
-
-@router.post("/me/payments", response_model=PaymentOut, status_code=status.HTTP_201_CREATED)
-async def create_payment(
-    body: PaymentIn,
-    caller: CustomerSession = Depends(current_customer),
-    rt: Runtime = Depends(runtime),
-) -> PaymentOut:
-    """Draft a payment: the answer is the confirmation to show, and the challenge (or the warnings
-    to confirm first)."""
-    view = await payments.create_payment_async(
-        rt,
-        caller,
-        payments.PaymentInput(
-            request_id=body.request_id,
-            from_account_id=body.from_account_id,
-            amount=body.amount,
-            purpose=body.purpose,
-            payee_id=body.payee_id,
-            payee_account=body.payee_account,
-            payee_name=body.payee_name,
-            payee_bank=body.payee_bank,
-        ),
-        method=Factor(body.method) if body.method else None,
-    )
-    return payment_out(view)
-
-
-@router.get("/me/payments", response_model=list[PaymentOut])
-def my_payments(
-    caller: CustomerSession = Depends(current_customer), rt: Runtime = Depends(runtime)
-) -> list[PaymentOut]:
-    return [payment_out(view) for view in payments.list_payments(rt, caller.customer_id)]
-
-
-@router.get("/me/payments/{payment_id}", response_model=PaymentOut)
-def get_payment(
-    payment_id: PaymentPath,
-    caller: CustomerSession = Depends(current_customer),
-    rt: Runtime = Depends(runtime),
-) -> PaymentOut:
-    return payment_out(payments.get_payment(rt, caller.customer_id, payment_id))
-
-
-@router.patch("/me/payments/{payment_id}", response_model=PaymentOut)
-def change_payment(
-    payment_id: PaymentPath,
-    body: PaymentChangeIn,
-    caller: CustomerSession = Depends(current_customer),
-    rt: Runtime = Depends(runtime),
-) -> PaymentOut:
-    """Change amount, purpose or payee: earlier challenges stop working; confirm again."""
-    new_payee = None
-    if body.payee_id is not None or body.payee_account is not None:
-        new_payee = payments.PaymentInput(
-            request_id="-",
-            from_account_id=0,
-            amount=1,
-            payee_id=body.payee_id,
-            payee_account=body.payee_account,
-            payee_name=body.payee_name,
-            payee_bank=body.payee_bank,
-        )
-    view = payments.update_payment(
-        rt, caller, payment_id, amount=body.amount, purpose=body.purpose, payee=new_payee
-    )
-    return payment_out(view)
-
-
-@router.post("/me/payments/{payment_id}/confirm", response_model=PaymentOut)
-async def confirm_payment(
-    payment_id: PaymentPath,
-    body: ConfirmIn,
-    caller: CustomerSession = Depends(current_customer),
-    rt: Runtime = Depends(runtime),
-) -> PaymentOut:
-    view = await payments.confirm_payment_async(
-        rt,
-        caller,
-        payment_id,
-        acknowledge_warnings=body.acknowledge_warnings,
-        method=Factor(body.method) if body.method else None,
-    )
-    return payment_out(view)
-
-
-@router.post("/me/payments/{payment_id}/authorize", response_model=PaymentOut)
-async def authorise_payment(
-    payment_id: PaymentPath,
-    body: AuthoriseIn,
-    caller: CustomerSession = Depends(current_customer),
-    rt: Runtime = Depends(runtime),
-) -> PaymentOut:
-    authorisation = payments.Authorisation(
-        challenge_id=body.challenge_id,
-        proof=Proof(code=body.code, signature=body.signature, credential=body.credential),
-        transaction_password=body.transaction_password,
-    )
-    view = await payments.authorise_payment_async(rt, caller, payment_id, authorisation)
-    return payment_out(view)
-
-
-@router.post("/me/payments/{payment_id}/recall", response_model=PaymentOut)
-def recall_payment(
-    payment_id: PaymentPath,
-    body: RecallIn,
-    caller: CustomerSession = Depends(current_customer),
-    rt: Runtime = Depends(runtime),
-) -> PaymentOut:
-    """Ask for an erroneous transfer back (the amount is held at an in-bank payee)."""
-    return payment_out(payments.request_recall(rt, caller, payment_id, reason=body.reason))

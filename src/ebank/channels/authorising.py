@@ -191,20 +191,20 @@ _CREDENTIALS = (
     select(CustomerCredential)
     .where(among(CustomerCredential.customer_id, "ids"))
     .order_by(CustomerCredential.customer_id)
-    .with_for_update()
+    .with_for_update(key_share=True)
 )
 _PAYMENTS = (
     select(Payment, Account.number_masked)
     .join(Account, Account.id == Payment.from_account_id)
     .where(among(Payment.id, "ids"))
     .order_by(Payment.id)
-    .with_for_update(of=Payment)
+    .with_for_update(of=Payment, key_share=True)
 )
 _ENROLMENTS = (
     select(ChannelEnrolment)
     .where(among(ChannelEnrolment.customer_id, "ids"))
     .order_by(ChannelEnrolment.id)
-    .with_for_update()
+    .with_for_update(key_share=True)
 )
 _USED = (
     select(

@@ -23,16 +23,21 @@ BATCH_MAX = 64
 
 class PaymentDesk:
     def __init__(self, rt: Runtime) -> None:
+        wait = rt.settings.payment_batch_wait_ms / 1000
         self.drafts: Batcher[DraftRequest, PaymentView] = Batcher(
-            "payment-drafts", partial(draft_payments, rt), max_size=BATCH_MAX
+            "payment-drafts", partial(draft_payments, rt), max_size=BATCH_MAX, busy_wait_s=wait
         )
         self.confirmations: Batcher[ConfirmRequest, PaymentView] = Batcher(
-            "payment-confirmations", partial(confirm_payments, rt), max_size=BATCH_MAX
+            "payment-confirmations",
+            partial(confirm_payments, rt),
+            max_size=BATCH_MAX,
+            busy_wait_s=wait,
         )
         self.authorisations: Batcher[AuthoriseRequest, PaymentView] = Batcher(
             "payment-authorisations",
             partial(authorise_payments, rt),
             max_size=BATCH_MAX,
+            busy_wait_s=wait,
         )
 
     def start(self) -> None:

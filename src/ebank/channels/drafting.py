@@ -69,7 +69,12 @@ _EXEMPT_COUNTERS = select(
     CustomerCredential.exempt_count,
     CustomerCredential.exempt_amount,
 ).where(among(CustomerCredential.customer_id, "ids"))
-_LOCKED = select(Payment).where(among(Payment.id, "ids")).order_by(Payment.id).with_for_update()
+_LOCKED = (
+    select(Payment)
+    .where(among(Payment.id, "ids"))
+    .order_by(Payment.id)
+    .with_for_update(key_share=True)
+)
 _ACCOUNTS = select(Account).where(among(Account.id, "ids"))
 
 

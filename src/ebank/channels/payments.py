@@ -188,7 +188,9 @@ class AuthoriseRequest:
 
 def _payment(session: Session, customer_id: int, payment_id: str, *, lock: bool = False) -> Payment:
     query = select(Payment).where(Payment.id == payment_id)
-    row = session.execute(query.with_for_update() if lock else query).scalar_one_or_none()
+    row = session.execute(
+        query.with_for_update(key_share=True) if lock else query
+    ).scalar_one_or_none()
     if row is None or row.customer_id != customer_id:
         raise payment_not_found()
     return row

@@ -181,7 +181,7 @@ def register_at_counter(
 
 
 def _active_customer(session: Session, customer_id: int) -> Customer:
-    customer = session.get(Customer, customer_id, with_for_update=True)
+    customer = session.get(Customer, customer_id, with_for_update={"key_share": True})
     if customer is None:
         raise NotFound("customer_not_found", "No such customer.", field="customer_id")
     if customer.status != "active":
@@ -369,7 +369,7 @@ def _pin_matches(rt: Runtime, account_id: int, pin: str) -> bool:
 
 
 def _count_pin(session: Session, rt: Runtime, account_id: int, *, pin_ok: bool) -> Exception | None:
-    row = session.get(CardPin, account_id, with_for_update=True)
+    row = session.get(CardPin, account_id, with_for_update={"key_share": True})
     if row is None:
         return _registration_refused()
     if row.locked_at is not None:
@@ -422,7 +422,7 @@ def set_card_pin(rt: Runtime, actor: Actor, account_id: int, pin: str) -> None:
         account = session.get(Account, account_id)
         if account is None or account.product not in CARD_PRODUCTS:
             raise NotFound("account_not_found", "No such card account.", field="account_id")
-        row = session.get(CardPin, account_id, with_for_update=True)
+        row = session.get(CardPin, account_id, with_for_update={"key_share": True})
         if row is None:
             row = CardPin(account_id=account_id, failed_attempts=0)
             session.add(row)
@@ -454,7 +454,9 @@ def _enrolment_row(
     query = select(ChannelEnrolment).where(
         ChannelEnrolment.customer_id == customer_id, ChannelEnrolment.channel == channel
     )
-    row = session.execute(query.with_for_update() if lock else query).scalar_one_or_none()
+    row = session.execute(
+        query.with_for_update(key_share=True) if lock else query
+    ).scalar_one_or_none()
     if row is None:
         raise NotFound(
             "not_registered", "You are not registered for this channel.", field="channel"
@@ -946,7 +948,7 @@ def saved_payees_in(
 
 def delete_payee(rt: Runtime, customer_id: int, payee_id: int) -> None:
     with rt.db.write() as session:
-        row = session.get(Payee, payee_id, with_for_update=True)
+        row = session.get(Payee, payee_id, with_for_update={"key_share": True})
         if row is None or row.customer_id != customer_id or row.status != "active":
             raise NotFound("payee_not_found", "No such payee.", field="payee_id")
         row.status = "deleted"

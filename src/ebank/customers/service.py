@@ -446,7 +446,7 @@ def add_document(
 
 
 def _get_for_update(session: Session, customer_id: int) -> Customer:
-    customer = session.get(Customer, customer_id, with_for_update=True)
+    customer = session.get(Customer, customer_id, with_for_update={"key_share": True})
     if customer is None:
         raise NotFound("customer_not_found", "No such customer.", field="customer_id")
     return customer

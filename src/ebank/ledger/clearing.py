@@ -65,7 +65,7 @@ def _outbound(conn: Connection, *where: Any, lock: bool = False) -> OutboundTran
     """One queue item read through the caller's connection (and transaction)."""
     query = select(OutboundTransfer).where(*where)
     if lock and conn.dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True)
+        query = query.with_for_update(skip_locked=True, key_share=True)
     with Session(bind=conn, expire_on_commit=False) as session:
         return session.execute(query).scalar_one_or_none()
 

@@ -253,7 +253,7 @@ def open_account(
     currency = validated("currency", normalize_currency, currency or rt.policy.currency)
     now = rt.clock.now()
     with rt.db.write() as session:
-        customer = session.get(Customer, customer_id, with_for_update=True)
+        customer = session.get(Customer, customer_id, with_for_update={"key_share": True})
         if customer is None:
             raise NotFound("customer_not_found", "No such customer.", field="customer_id")
         if customer.status != "active":
@@ -394,7 +394,9 @@ def get_account(rt: Runtime, account_id: int) -> AccountView:
 
 
 def _account(session: Session, account_id: int, *, lock: bool = False) -> Account:
-    account = session.get(Account, account_id, with_for_update=lock)
+    account = session.get(
+        Account, account_id, with_for_update={"key_share": True} if lock else None
+    )
     if account is None:
         raise NotFound("account_not_found", "No such account.", field="account_id")
     return account

@@ -202,7 +202,9 @@ _LOCK_ACCOUNTS = (
     select(*(_ACCOUNTS.c[name] for name in _ACCOUNT_COLUMNS))
     .where(among(_ACCOUNTS.c.id, "ids"))
     .order_by(_ACCOUNTS.c.id)
-    .with_for_update()  # PostgreSQL; SQLite's write transaction already excludes other writers
+    .with_for_update(
+        key_share=True
+    )  # PostgreSQL; SQLite's write transaction already excludes other writers
 )
 _PENDINGS = (
     select(_PENDING, _TRANSFERS.c.currency, _TRANSFERS.c.created_at)

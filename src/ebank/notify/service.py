@@ -136,7 +136,9 @@ def deliver(
         query = query.where(one_of(columns.id, ids))
     if customer_id is not None:
         query = query.where(columns.customer_id == customer_id)
-    query = query.order_by(columns.id).limit(limit).with_for_update(skip_locked=True)
+    query = (
+        query.order_by(columns.id).limit(limit).with_for_update(skip_locked=True, key_share=True)
+    )
     with rt.db.write_connection() as conn:
         rows = conn.execute(query).all()
         if not rows:

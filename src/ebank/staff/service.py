@@ -160,7 +160,7 @@ def login(rt: Runtime, *, username: str, password: str, user_agent: str | None) 
     now = rt.clock.now()
     with rt.db.write() as session:
         user = session.execute(
-            select(StaffUser).where(StaffUser.username == name).with_for_update()
+            select(StaffUser).where(StaffUser.username == name).with_for_update(key_share=True)
         ).scalar_one_or_none()
         if user is None or user.password_hash != known_hash:  # unknown, or changed meanwhile
             failure: Exception = _invalid_credentials()
@@ -273,7 +273,7 @@ def update_staff(
 ) -> StaffView:
     now = rt.clock.now()
     with rt.db.write() as session:
-        user = session.get(StaffUser, staff_id, with_for_update=True)
+        user = session.get(StaffUser, staff_id, with_for_update={"key_share": True})
         if user is None:
             raise NotFound("staff_not_found", "No such staff user.", field="staff_id")
         if actor.kind == "staff" and actor.id == str(user.id) and (role or active is False):

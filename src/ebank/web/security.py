@@ -151,17 +151,15 @@ def device_ref(request: Request) -> str | None:
     return value.strip()[:128] if value and value.strip() else None
 
 
-async def current_customer(
-    request: Request,
-    rt: Runtime = Depends(runtime),
-    csrf: str | None = Depends(submitted_csrf),
-) -> CustomerSession:
+async def current_customer(request: Request) -> CustomerSession:
     """The customer's session, looked up with the other requests of the moment in one read
     (:class:`SessionLookup`), on the event loop: no thread is taken for it."""
     token, from_cookie = _token(request)
     if not token:
         raise _not_authenticated()
     check_csrf = from_cookie and request.method not in SAFE_METHODS
+    csrf = await submitted_csrf(request) if check_csrf else None
+    rt = await runtime(request)
     active = await rt.worker(SessionLookup).find(token)
     return _customer_session(rt, request, active, check_csrf=check_csrf, csrf=csrf)
 
@@ -173,13 +171,11 @@ class CustomerLoginRequired(Exception):
     """A page needs a customer session: the app redirects to the online-banking login page."""
 
 
-async def page_customer(
-    request: Request, rt: Runtime = Depends(runtime), csrf: str | None = Depends(submitted_csrf)
-) -> CustomerSession:
+async def page_customer(request: Request) -> CustomerSession:
     """Like :func:`current_customer`, for pages: no session (or a session of another device)
     means a redirect to the online-banking login page; a staff session is refused."""
     try:
-        return await current_customer(request, rt, csrf)
+        return await current_customer(request)
     except NotAuthenticated as exc:
         raise CustomerLoginRequired from exc
 
