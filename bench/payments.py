@@ -291,6 +291,9 @@ def main() -> int:
     parser.add_argument("--payments", type=int, default=6000)
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
+    parser.add_argument(
+        "--warm-up", type=int, default=2000, help="payments made (and analysed) before measuring"
+    )
     parser.add_argument("--port", type=int, default=8765)
     args = parser.parse_args()
 
@@ -306,7 +309,7 @@ def main() -> int:
         login_client = Client(args.port)
         for customer in customers:
             _log_in(login_client, customer)
-        _drive(args.port, customers, min(200, args.payments), args.clients)  # warm-up
+        _drive(args.port, customers, args.warm_up, args.clients)  # warm-up
         _analyze(rt)
         print(f"{args.payments} payments from {args.clients} clients…", file=sys.stderr)
         seconds, latencies, errors = _drive(args.port, customers, args.payments, args.clients)

@@ -33,7 +33,7 @@ from typing import Generic, TypeVar
 from sqlalchemy.exc import DBAPIError
 
 from ebank.common.errors import DomainError
-from ebank.db import is_transient
+from ebank.db import Database, is_transient
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +70,7 @@ class Batcher(Generic[In, Out]):
         busy_wait_s: float = 0.0,
         size_of: Callable[[In], int] = lambda _item: 1,
         unavailable: Callable[[], DomainError] | None = None,
+        hold: Database | None = None,
     ) -> None:
         self.name = name
         self._handle = handle
@@ -87,6 +88,7 @@ class Batcher(Generic[In, Out]):
         self._queue: queue.SimpleQueue[_Waiting[In, Out] | None] = queue.SimpleQueue()
         self._threads: list[threading.Thread] = []
         self._stopping = threading.Event()
+        self._hold = hold
         self.batches = 0
         self.items = 0
 
@@ -135,6 +137,13 @@ class Batcher(Generic[In, Out]):
         return await asyncio.wrap_future(self.submit(item))
 
     def _run(self) -> None:
+        if self._hold is None:
+            self._serve()
+            return
+        with self._hold.holding():  # the worker keeps its connections between batches
+            self._serve()
+
+    def _serve(self) -> None:
         while True:
             first = self._queue.get()
             if first is None:

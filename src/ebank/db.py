@@ -8,6 +8,7 @@ locks taken explicitly (``SELECT … FOR UPDATE``) where a use case reads what i
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
@@ -99,6 +100,7 @@ class Database:
         self.url = normalize_url(url)
         self.engine = _create_engine(self.url, echo=echo)
         self._writer = self.engine.execution_options(ebank_write=True)
+        self._held = threading.local()
 
     @property
     def dialect(self) -> str:
@@ -121,14 +123,61 @@ class Database:
     def read_connection(self) -> Iterator[Connection]:
         """A connection for reads that need no snapshot across statements: on PostgreSQL each
         statement commits on its own (no BEGIN or ROLLBACK to wait for)."""
-        with self.engine.connect() as conn:
-            yield conn.execution_options(isolation_level="AUTOCOMMIT") if self.is_postgres else conn
+        if not self.is_postgres:
+            with self.engine.connect() as conn:
+                yield conn
+            return
+        with self._kept("read", self.engine, isolation_level="AUTOCOMMIT") as conn:
+            yield conn
 
     @contextmanager
     def write(self) -> Iterator[Session]:
         """A write transaction that commits when the block ends without an exception."""
+        if getattr(self._held, "on", False):
+            with (
+                self._kept("write", self._writer) as conn,
+                conn.begin(),
+                Session(bind=conn, expire_on_commit=False) as session,
+            ):
+                yield session
+                session.flush()
+            return
         with Session(self._writer, expire_on_commit=False) as session, session.begin():
             yield session
+
+    @contextmanager
+    def holding(self) -> Iterator[None]:
+        """Let the calling thread (a batch worker) keep its connections between transactions:
+        no pool checkout, liveness ping and return for each one, and on PostgreSQL the
+        statements it prepared stay prepared. A connection is replaced after a database error."""
+        self._held.on = True
+        self._held.connections = {}
+        try:
+            yield
+        finally:
+            self._held.on = False
+            for conn in self._held.connections.values():
+                conn.close()
+            self._held.connections = {}
+
+    @contextmanager
+    def _kept(self, role: str, engine: Engine, **options: Any) -> Iterator[Connection]:
+        if not getattr(self._held, "on", False):
+            with engine.connect() as conn:
+                yield conn.execution_options(**options) if options else conn
+            return
+        conn = self._held.connections.get(role)
+        if conn is None or conn.closed or conn.invalidated:
+            conn = engine.connect()
+            if options:
+                conn = conn.execution_options(**options)
+            self._held.connections[role] = conn
+        try:
+            yield conn
+        except DBAPIError:
+            self._held.connections.pop(role, None)
+            conn.close()
+            raise
 
     @contextmanager
     def snapshot(self) -> Iterator[Connection]:
@@ -147,8 +196,8 @@ class Database:
 
     @contextmanager
     def write_connection(self) -> Iterator[Connection]:
-
-        with self._writer.connect() as conn, conn.begin():
+        """A write transaction on a plain connection (Core statements only)."""
+        with self._kept("write", self._writer) as conn, conn.begin():
             yield conn
 
     def dispose(self) -> None:
@@ -322,11 +371,13 @@ def bulk_update(
     if conn.dialect.name == "postgresql":
         assignments = ", ".join(f'"{name}" = r."{name}"' for name in names)
         columns = ", ".join(f'"{name}"' for name in (key, *names))
+        # "= ANY(keys)" lets the planner find the rows by index whatever it guesses of the JSON.
         conn.exec_driver_sql(
             f'UPDATE "{table.name}" AS t SET {assignments} '  # noqa: S608 -- names come from the table definition
             f"FROM (SELECT {columns} FROM json_populate_recordset("
-            f'NULL::"{table.name}", %(rows)s::json)) AS r WHERE t."{key}" = r."{key}"',
-            {"rows": to_json(rows)},
+            f'NULL::"{table.name}", %(rows)s::json)) AS r '
+            f'WHERE t."{key}" = r."{key}" AND t."{key}" = ANY(%(keys)s)',
+            {"rows": to_json(rows), "keys": [row[key] for row in rows]},
         )
         return
     statement = (

@@ -185,7 +185,7 @@ class SessionLookup:
     def __init__(self, rt: Runtime) -> None:
         self._rt = rt
         self._batcher: Batcher[str, ActiveSession | None] = Batcher(
-            "sessions", self._lookup, max_size=256
+            "sessions", self._lookup, max_size=256, hold=rt.db
         )
 
     def start(self) -> None:

@@ -25,19 +25,25 @@ class PaymentDesk:
     def __init__(self, rt: Runtime) -> None:
         wait = rt.settings.payment_batch_wait_ms / 1000
         self.drafts: Batcher[DraftRequest, PaymentView] = Batcher(
-            "payment-drafts", partial(draft_payments, rt), max_size=BATCH_MAX, busy_wait_s=wait
+            "payment-drafts",
+            partial(draft_payments, rt),
+            max_size=BATCH_MAX,
+            busy_wait_s=wait,
+            hold=rt.db,
         )
         self.confirmations: Batcher[ConfirmRequest, PaymentView] = Batcher(
             "payment-confirmations",
             partial(confirm_payments, rt),
             max_size=BATCH_MAX,
             busy_wait_s=wait,
+            hold=rt.db,
         )
         self.authorisations: Batcher[AuthoriseRequest, PaymentView] = Batcher(
             "payment-authorisations",
             partial(authorise_payments, rt),
             max_size=BATCH_MAX,
             busy_wait_s=wait,
+            hold=rt.db,
         )
 
     def start(self) -> None:

@@ -58,6 +58,7 @@ class PostingEngine:
             wait_s=settings.ledger_batch_wait_ms / 1000,
             size_of=lambda submission: len(submission.requests),
             unavailable=_unavailable,
+            hold=rt.db,
         )
 
     @property
