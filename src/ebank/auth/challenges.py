@@ -78,7 +78,7 @@ def issue(
     method: Factor,
     linked: Linked,
     sms: tuple[str, dict[str, Any]] | None = None,
-    tools: Sequence[AuthTool] | None = None,
+    tools: Sequence[ActiveTool] | None = None,
     locale: str | None = None,
     add: Callable[[AuthChallenge], None] | None = None,
 ) -> IssuedChallenge:
@@ -177,7 +177,7 @@ def _code_hash(rt: Runtime, challenge_id: str, digest: str, code: str) -> str:
 
 
 def _with_passkey_options(
-    rt: Runtime, row: AuthChallenge, linked: Linked, active: Sequence[AuthTool]
+    rt: Runtime, row: AuthChallenge, linked: Linked, active: Sequence[ActiveTool]
 ) -> IssuedChallenge:
     tools = [tool for tool in active if tool.kind == "passkey"]
     if not tools:
@@ -196,10 +196,22 @@ def _padded(text: str) -> str:
 
 
 _ACTIVE_TOOLS = (
-    select(AuthTool)
+    select(AuthTool.id, AuthTool.customer_id, AuthTool.kind, AuthTool.credential_id)
     .where(among(AuthTool.customer_id, "ids"), AuthTool.status == "active")
     .order_by(AuthTool.id)
 )
+
+
+@dataclass(frozen=True)
+class ActiveTool:
+    """What issuing a challenge needs to know of a customer's usable tool."""
+
+    id: int
+    customer_id: int
+    kind: str
+    credential_id: str | None
+
+
 _LOCKED_CHALLENGES = (
     select(AuthChallenge).where(among(AuthChallenge.id, "ids")).order_by(AuthChallenge.id)
 ).with_for_update(key_share=True)
@@ -211,17 +223,16 @@ _LOCKED_TOOLS = (
 )
 
 
-def active_tools(session: Session, customer_ids: Sequence[int]) -> dict[int, list[AuthTool]]:
+def active_tools(session: Session, customer_ids: Sequence[int]) -> dict[int, list[ActiveTool]]:
     """The active tools of these customers, by customer (one query)."""
-    found: dict[int, list[AuthTool]] = {customer_id: [] for customer_id in customer_ids}
-    rows = session.execute(_ACTIVE_TOOLS, {"ids": sorted(set(customer_ids))}).scalars()
-    for tool in rows:
-        found.setdefault(tool.customer_id, []).append(tool)
+    found: dict[int, list[ActiveTool]] = {customer_id: [] for customer_id in customer_ids}
+    for row in session.execute(_ACTIVE_TOOLS, {"ids": sorted(set(customer_ids))}):
+        found.setdefault(row.customer_id, []).append(ActiveTool(*row))
     return found
 
 
-def _newest(tools: Sequence[AuthTool], kind: str) -> AuthTool:
-    usable = [tool for tool in tools if tool.kind == kind and tool.status == "active"]
+def _newest(tools: Sequence[ActiveTool], kind: str) -> ActiveTool:
+    usable = [tool for tool in tools if tool.kind == kind]
     if not usable:
         raise _no_tool()
     return max(usable, key=lambda tool: tool.id)

@@ -102,7 +102,7 @@ class _AuthorisationContext:
     payments: dict[str, Payment]
     challenges: dict[str, AuthChallenge]
     tools: dict[int | str, AuthTool]
-    enrolments: dict[tuple[int, str], ChannelEnrolment]
+    enrolments: dict[tuple[int, str], Any]  # rows of _ENROLMENTS: the contract limits
     used: dict[tuple[int, str], list[int]]  # (customer, channel) → [today, this year]
     masked: dict[int, str]  # paying accounts' masked numbers
     approved: set[str] = field(default_factory=set)  # payments this batch executes
@@ -123,7 +123,7 @@ class _AuthorisationContext:
             for r in requests
             if r.authorisation.challenge_id in found
         ]
-        enrolments = session.execute(_ENROLMENTS, {"ids": customer_ids}).scalars().all()
+        enrolments = session.execute(_ENROLMENTS, {"ids": customer_ids}).all()
         known = cls(
             credentials={row.customer_id: row for row in credentials},
             payments={row.id: row for row, _masked in payments},
@@ -201,7 +201,13 @@ _PAYMENTS = (
     .with_for_update(of=Payment, key_share=True)
 )
 _ENROLMENTS = (
-    select(ChannelEnrolment)
+    select(
+        ChannelEnrolment.customer_id,
+        ChannelEnrolment.channel,
+        ChannelEnrolment.per_transaction_limit,
+        ChannelEnrolment.daily_limit,
+        ChannelEnrolment.yearly_limit,
+    )
     .where(among(ChannelEnrolment.customer_id, "ids"))
     .order_by(ChannelEnrolment.id)
     .with_for_update(key_share=True)
@@ -332,7 +338,7 @@ def _verify_factors(
 
 
 def _breached(
-    rt: Runtime, row: Payment, strength: Strength, enrolment: ChannelEnrolment, used: list[int]
+    rt: Runtime, row: Payment, strength: Strength, enrolment: Any, used: list[int]
 ) -> DomainError | None:
     contract = Limits(
         enrolment.per_transaction_limit, enrolment.daily_limit, enrolment.yearly_limit

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from ebank.auth import challenges
 from ebank.auth import service as auth
 from ebank.auth.challenges import IssuedChallenge
-from ebank.auth.models import AuthChallenge, AuthTool, CustomerCredential
+from ebank.auth.models import AuthChallenge, CustomerCredential
 from ebank.auth.strength import Factor
 from ebank.channels import service as channels
 from ebank.channels.checks import ExemptionContext, PastPayment, exemption_for
@@ -54,9 +54,10 @@ from ebank.runtime import Runtime
 Outcome = PaymentView | DomainError
 R = TypeVar("R")
 
-_EXISTING = select(Payment).where(
+_EXISTING = select(Payment.id, Payment.customer_id, Payment.request_id).where(
     among(Payment.request_id, "request_ids"), among(Payment.customer_id, "customer_ids")
 )
+_BY_ID = select(Payment).where(among(Payment.id, "ids"))
 _HISTORY = select(
     Payment.customer_id, Payment.payee_hash, Payment.amount, Payment.created_at
 ).where(
@@ -110,7 +111,7 @@ class _DraftsContext:
     existing: dict[tuple[int, str], Payment]
     saved_payees: dict[int, channels.ResolvedPayee]
     payees: dict[channels.PayeeDetails, channels.ResolvedPayee | Unprocessable]
-    sources: Mapping[channels.SignedKey, Account | DomainError]
+    sources: Mapping[channels.SignedKey, channels.SignedSource | DomainError]
     history: dict[tuple[int, str], list[PastPayment]]
     customers: _CustomersContext
     created: dict[tuple[int, str], tuple[Payment, str]] = field(default_factory=dict)
@@ -140,13 +141,20 @@ class _DraftsContext:
 
 
 def _existing(session: Session, requests: list[DraftRequest]) -> dict[tuple[int, str], Payment]:
-    rows = session.execute(
+    """Payments made earlier under the batch's request ids (usually none: the full rows are
+    read only for those)."""
+    wanted = {(r.caller.customer_id, r.data.request_id) for r in requests}
+    found = session.execute(
         _EXISTING,
         {
-            "request_ids": sorted({r.data.request_id for r in requests}),
-            "customer_ids": sorted({r.caller.customer_id for r in requests}),
+            "request_ids": sorted({request_id for _customer, request_id in wanted}),
+            "customer_ids": sorted({customer for customer, _request_id in wanted}),
         },
-    ).scalars()
+    ).all()
+    ids = [row.id for row in found if (row.customer_id, row.request_id) in wanted]
+    if not ids:
+        return {}
+    rows = session.execute(_BY_ID, {"ids": ids}).scalars()
     return {(row.customer_id, row.request_id): row for row in rows}
 
 
@@ -172,7 +180,7 @@ class _CustomersContext:
     """Per customer: the active tools, and the exemption counters since the last full
     authentication."""
 
-    tools: dict[int, list[AuthTool]]
+    tools: dict[int, list[challenges.ActiveTool]]
     exempt: dict[int, tuple[int, int]]
 
     @classmethod
@@ -214,7 +222,7 @@ def _draft(
             caller,
             row,
             method=request.method,
-            available=ledger.account_view(source).available,
+            available=source.available,
             own_account=payee.holder_id == caller.customer_id,
             customers=known.customers,
             locale=request.locale,
@@ -257,7 +265,7 @@ def _repeat(
     return view_of(rt, row, from_account=masked or "")
 
 
-def _new_payment(rt: Runtime, request: DraftRequest, source: Account) -> Payment:
+def _new_payment(rt: Runtime, request: DraftRequest, source: channels.SignedSource) -> Payment:
     now = rt.clock.now()
     caller, data = request.caller, request.data
     return Payment(

@@ -555,7 +555,7 @@ def change_limits(
 
 def signed_account(
     session: Session, customer_id: int, channel: str, account_id: int, function: str
-) -> Account:
+) -> SignedSource:
     """The account, if it is signed to this live channel for ``function`` (one query)."""
     found = signed_accounts_in(session, [(customer_id, channel, account_id)], function)
     account = found[customer_id, channel, account_id]
@@ -565,8 +565,32 @@ def signed_account(
 
 
 SignedKey = tuple[int, str, int]  # customer, channel, account
+
+
+@dataclass(frozen=True)
+class SignedSource:
+    """A signed account as paying from it needs it."""
+
+    id: int
+    currency: str
+    number_masked: str
+    available: int
+
+
 _SIGNED = {
-    function: select(Account, ChannelEnrolment.customer_id, ChannelEnrolment.channel, column)
+    function: select(
+        ChannelEnrolment.customer_id,
+        ChannelEnrolment.channel,
+        column,
+        Account.id,
+        Account.currency,
+        Account.number_masked,
+        Account.normal_side,
+        Account.debits_posted,
+        Account.credits_posted,
+        Account.debits_pending,
+        Account.credits_pending,
+    )
     .join(SignedAccount, SignedAccount.account_id == Account.id)
     .join(ChannelEnrolment, ChannelEnrolment.id == SignedAccount.enrolment_id)
     .where(among(Account.id, "account_ids"), ChannelEnrolment.status == "active")
@@ -580,15 +604,32 @@ _SIGNED = {
 
 def signed_accounts_in(
     session: Session, wanted: Sequence[SignedKey], function: str
-) -> dict[SignedKey, Account | Forbidden]:
+) -> dict[SignedKey, SignedSource | Forbidden]:
     """For each (customer, channel, account): the account, if it is signed to that customer's
     live channel for ``function``, or the refusal — all in one query."""
-    rows = session.execute(
-        _SIGNED[function], {"account_ids": sorted({key[2] for key in wanted})}
-    ).all()
+    rows = session.execute(_SIGNED[function], {"account_ids": sorted({key[2] for key in wanted})})
     allowed = {
-        (customer_id, channel, account.id): account
-        for account, customer_id, channel, can in rows
+        (customer_id, channel, account_id): SignedSource(
+            account_id,
+            currency,
+            masked,
+            ledger.available_of(
+                side, debits_posted, credits_posted, debits_pending, credits_pending
+            ),
+        )
+        for (
+            customer_id,
+            channel,
+            can,
+            account_id,
+            currency,
+            masked,
+            side,
+            debits_posted,
+            credits_posted,
+            debits_pending,
+            credits_pending,
+        ) in rows
         if can
     }
     return {key: allowed[key] if key in allowed else _not_signed() for key in wanted}

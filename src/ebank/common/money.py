@@ -11,7 +11,7 @@ from functools import cache, lru_cache
 from typing import Final
 
 from babel import Locale, UnknownLocaleError
-from babel.numbers import format_currency, get_currency_precision, list_currencies
+from babel.numbers import NumberPattern, get_currency_precision, list_currencies
 
 from ebank.common.errors import InvalidValue
 
@@ -120,6 +120,12 @@ def _babel_locale(locale: str) -> Locale:
         raise InvalidValue("invalid_locale", "Choose a supported language.") from None
 
 
+@lru_cache(maxsize=16)
+def _currency_pattern(locale: Locale) -> NumberPattern:
+    pattern: NumberPattern = locale.currency_formats["standard"]
+    return pattern
+
+
 def format_amount(minor: int, currency: str, locale: str) -> str:
     """Locale-aware currency text via Babel, e.g. ``123450, "CNY", "zh-CN"`` → ``"¥1,234.50"``.
 
@@ -133,7 +139,11 @@ def format_amount(minor: int, currency: str, locale: str) -> str:
     amount = Decimal((digits.sign, digits.digits, -currency_exponent(code)))  # exact, any size
     with localcontext() as context:  # Babel quantizes in the current context: keep every digit
         context.prec = max(context.prec, len(digits.digits) + 2)
-        return format_currency(amount, code, locale=parsed)
+        # format_currency's own work, less parsing its arguments again on every call
+        text: str = _currency_pattern(parsed).apply(
+            amount, parsed, currency=code, currency_digits=True
+        )
+        return text
 
 
 # --- Chinese financial capitals (大写金额) -----------------------------------------------------

@@ -85,13 +85,32 @@ class AccountView:
     closed_at: datetime | None
 
 
+def balance_of(normal_side: str, debits_posted: int, credits_posted: int) -> int:
+    """The posted balance on the account's normal side."""
+    net = credits_posted - debits_posted
+    return net if normal_side == "credit" else -net
+
+
+def available_of(
+    normal_side: str,
+    debits_posted: int,
+    credits_posted: int,
+    debits_pending: int,
+    credits_pending: int,
+) -> int:
+    """What can be spent: the balance less what holds have reserved."""
+    balance = balance_of(normal_side, debits_posted, credits_posted)
+    return balance - (debits_pending if normal_side == "credit" else credits_pending)
+
+
 def account_view(account: Account) -> AccountView:
-    net = account.credits_posted - account.debits_posted
-    balance = net if account.normal_side == "credit" else -net
-    available = (
-        balance - account.debits_pending
-        if account.normal_side == "credit"
-        else balance - account.credits_pending
+    balance = balance_of(account.normal_side, account.debits_posted, account.credits_posted)
+    available = available_of(
+        account.normal_side,
+        account.debits_posted,
+        account.credits_posted,
+        account.debits_pending,
+        account.credits_pending,
     )
     return AccountView(
         id=account.id,
