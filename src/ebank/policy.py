@@ -124,6 +124,7 @@ class PaymentChecks(_Section):
 
     habit_ratio: Decimal = Field(default=Decimal(5), gt=1)
     habit_min_amount: MajorAmount = Decimal(1000)
+    habit_payments: int = Field(default=50, ge=1, le=1000)  # the habit: the last N payments
     duplicate_window_minutes: int = Field(default=15, ge=1, le=1440)
     new_payee_days: int = Field(default=30, ge=0, le=365)
 

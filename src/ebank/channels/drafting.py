@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
@@ -27,16 +26,17 @@ from ebank.auth.challenges import IssuedChallenge
 from ebank.auth.models import AuthChallenge, CustomerCredential
 from ebank.auth.strength import Factor
 from ebank.channels import service as channels
-from ebank.channels.checks import ExemptionContext, PastPayment, exemption_for
+from ebank.channels.checks import ExemptionContext, exemption_for
 from ebank.channels.models import Payment
 from ebank.channels.payments import (
-    LIVE,
     ConfirmRequest,
     DraftRequest,
+    PayeeHabit,
     PaymentInput,
     PaymentView,
     body_digest,
     linked_fields,
+    payee_habits,
     payment_not_found,
     set_payee,
     set_warnings,
@@ -58,13 +58,6 @@ _EXISTING = select(Payment.id, Payment.customer_id, Payment.request_id).where(
     among(Payment.request_id, "request_ids"), among(Payment.customer_id, "customer_ids")
 )
 _BY_ID = select(Payment).where(among(Payment.id, "ids"))
-_HISTORY = select(
-    Payment.customer_id, Payment.payee_hash, Payment.amount, Payment.created_at
-).where(
-    among(Payment.customer_id, "customer_ids"),
-    among(Payment.payee_hash, "hashes"),
-    Payment.status.in_(LIVE),
-)
 _EXEMPT_COUNTERS = select(
     CustomerCredential.customer_id,
     CustomerCredential.exempt_count,
@@ -112,7 +105,7 @@ class _DraftsContext:
     saved_payees: dict[int, channels.ResolvedPayee]
     payees: dict[channels.PayeeDetails, channels.ResolvedPayee | Unprocessable]
     sources: Mapping[channels.SignedKey, channels.SignedSource | DomainError]
-    history: dict[tuple[int, str], list[PastPayment]]
+    habits: Mapping[tuple[int, str], PayeeHabit]
     customers: _CustomersContext
     created: dict[tuple[int, str], tuple[Payment, str]] = field(default_factory=dict)
     new_rows: NewRows = field(default_factory=NewRows)
@@ -135,7 +128,12 @@ class _DraftsContext:
             saved_payees=saved,
             payees=payees,
             sources=channels.signed_accounts_in(session, keys, "transfer"),
-            history=_history(session, rt, customer_ids, accounts),
+            habits=payee_habits(
+                session,
+                rt,
+                customer_ids,
+                (rt.cipher.lookup_hash(a, purpose=PAYEE_ACCOUNT_PURPOSE) for a in accounts),
+            ),
             customers=_CustomersContext.read(session, customer_ids),
         )
 
@@ -156,23 +154,6 @@ def _existing(session: Session, requests: list[DraftRequest]) -> dict[tuple[int,
         return {}
     rows = session.execute(_BY_ID, {"ids": ids}).scalars()
     return {(row.customer_id, row.request_id): row for row in rows}
-
-
-def _history(
-    session: Session, rt: Runtime, customer_ids: list[int], payee_accounts: set[str]
-) -> dict[tuple[int, str], list[PastPayment]]:
-    """Each customer's earlier live payments to the batch's payees (one query, by the keyed hash
-    of the payee's account)."""
-    found: dict[tuple[int, str], list[PastPayment]] = defaultdict(list)
-    hashes = sorted(
-        rt.cipher.lookup_hash(number, purpose=PAYEE_ACCOUNT_PURPOSE) for number in payee_accounts
-    )
-    if not hashes:
-        return found
-    rows = session.execute(_HISTORY, {"customer_ids": customer_ids, "hashes": hashes})
-    for customer_id, payee_hash, amount, at in rows:
-        found[customer_id, payee_hash].append(PastPayment(amount, at))
-    return found
 
 
 @dataclass
@@ -212,7 +193,7 @@ def _draft(
         )
     row = _new_payment(rt, request, source)
     set_payee(rt, row, payee)
-    set_warnings(rt, row, known.history.get((caller.customer_id, row.payee_hash), []))
+    set_warnings(rt, row, known.habits.get((caller.customer_id, row.payee_hash), PayeeHabit()))
     issued = (
         None
         if row.warnings

@@ -23,11 +23,13 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
@@ -50,6 +52,7 @@ from ebank.common.errors import Conflict, NotFound, Unprocessable
 from ebank.common.i18n import N_, current_locale
 from ebank.common.masking import mask_card_number, mask_name
 from ebank.common.money import amount_in_chinese_capitals
+from ebank.db import among
 from ebank.ledger import clearing
 from ebank.ledger import service as ledger
 from ebank.ledger.clearing import PAYEE_ACCOUNT_PURPOSE, PAYEE_NAME_PURPOSE
@@ -357,27 +360,86 @@ def set_payee(rt: Runtime, row: Payment, payee: channels.ResolvedPayee) -> None:
     row.payee_verified = payee.verified
 
 
-def set_warnings(rt: Runtime, row: Payment, history: list[PastPayment]) -> None:
-    """The warnings the customer must confirm, from ``history``: the customer's earlier
-    payments to this payee, executed or held."""
-    first = min((p.at for p in history), default=None)
+@dataclass
+class PayeeHabit:
+    """A customer's history with a payee: the last payments (executed or held) and the first."""
+
+    recent: list[PastPayment] = field(default_factory=list)
+    first_paid: datetime | None = None
+
+
+_RANKED = (
+    select(
+        Payment.customer_id,
+        Payment.payee_hash,
+        Payment.amount,
+        Payment.created_at,
+        func.row_number()
+        .over(
+            partition_by=(Payment.customer_id, Payment.payee_hash),
+            order_by=Payment.created_at.desc(),
+        )
+        .label("recency"),
+        func.min(Payment.created_at)
+        .over(partition_by=(Payment.customer_id, Payment.payee_hash))
+        .label("first_paid"),
+    )
+    .where(
+        among(Payment.customer_id, "customer_ids"),
+        among(Payment.payee_hash, "hashes"),
+        Payment.status.in_(LIVE),
+    )
+    .subquery()
+)
+_HABITS = select(
+    _RANKED.c.customer_id,
+    _RANKED.c.payee_hash,
+    _RANKED.c.amount,
+    _RANKED.c.created_at,
+    _RANKED.c.first_paid,
+).where(_RANKED.c.recency <= bindparam("last"))
+
+
+def payee_habits(
+    session: Session, rt: Runtime, customer_ids: Iterable[int], payee_hashes: Iterable[str]
+) -> defaultdict[tuple[int, str], PayeeHabit]:
+    """Each customer's habit with each payee (by the keyed hash of its account), in one query:
+    the last ``habit_payments`` of the policy and the date of the first."""
+    found: defaultdict[tuple[int, str], PayeeHabit] = defaultdict(PayeeHabit)
+    hashes = sorted(set(payee_hashes))
+    if not hashes:
+        return found
+    rows = session.execute(
+        _HABITS,
+        {
+            "customer_ids": sorted(set(customer_ids)),
+            "hashes": hashes,
+            "last": rt.policy.channels.checks.habit_payments,
+        },
+    )
+    for customer_id, payee_hash, amount, at, first_paid in rows:
+        habit = found[customer_id, payee_hash]
+        habit.recent.append(PastPayment(amount, at))
+        habit.first_paid = first_paid
+    return found
+
+
+def set_warnings(rt: Runtime, row: Payment, habit: PayeeHabit) -> None:
+    """The warnings the customer must confirm, given the customer's habit with this payee."""
     warnings = payment_warnings(
-        rt.policy, amount=row.amount, now=rt.clock.now(), history=history, payee_first_paid=first
+        rt.policy,
+        amount=row.amount,
+        now=rt.clock.now(),
+        history=habit.recent,
+        payee_first_paid=habit.first_paid,
     )
     row.warnings = ",".join(warnings)
     row.warnings_acknowledged = False
 
 
 def _refresh_warnings(session: Session, rt: Runtime, row: Payment) -> None:
-    past = session.execute(
-        select(Payment.amount, Payment.created_at).where(
-            Payment.customer_id == row.customer_id,
-            Payment.payee_hash == row.payee_hash,
-            Payment.status.in_(LIVE),
-            Payment.id != row.id,
-        )
-    ).all()
-    set_warnings(rt, row, [PastPayment(amount, at) for amount, at in past])
+    habits = payee_habits(session, rt, [row.customer_id], [row.payee_hash])
+    set_warnings(rt, row, habits[row.customer_id, row.payee_hash])
 
 
 def update_payment(
