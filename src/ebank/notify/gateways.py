@@ -16,6 +16,9 @@ class SmsGateway(Protocol):
     def send(self, *, to: str, text: str, at: datetime) -> None:
         """Hand one message over; raise if the gateway did not take it."""
 
+    def close(self) -> None:
+        """Release what a round of sending held."""
+
 
 class FileGateway:
     """Appends one JSON line per message. One ``write`` of a line to a file opened for append is
@@ -25,16 +28,21 @@ class FileGateway:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self._fd: int | None = None  # opened by the first message of a round, closed after it
 
     def send(self, *, to: str, text: str, at: datetime) -> None:
         line = json.dumps({"to": to, "text": text, "at": at.isoformat()}, ensure_ascii=False)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         with self._lock:
-            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-            try:
-                os.write(fd, (line + "\n").encode())
-            finally:
-                os.close(fd)
+            if self._fd is None:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            os.write(self._fd, (line + "\n").encode())
+
+    def close(self) -> None:
+        with self._lock:
+            if self._fd is not None:
+                os.close(self._fd)
+                self._fd = None
 
 
 class HttpGateway:
@@ -55,6 +63,9 @@ class HttpGateway:
         with urllib.request.urlopen(request, timeout=self.timeout_s) as response:  # noqa: S310
             if not 200 <= response.status < 300:
                 raise OSError(f"SMS gateway answered {response.status}")
+
+    def close(self) -> None:
+        """Nothing is held between messages."""
 
 
 def gateway_for(setting: str, var_dir: Path) -> SmsGateway:

@@ -11,14 +11,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.orm import Session
 
 from ebank.common.errors import NotFound
 from ebank.common.i18n import current_locale
 from ebank.customers.models import Customer
 from ebank.customers.service import MOBILE_PURPOSE
-from ebank.db import among, one_of, table_of, to_json
+from ebank.db import among, bulk_update, one_of, table_of, to_json
 from ebank.notify.gateways import SmsGateway, gateway_for
 from ebank.notify.messages import MESSAGES, render
 from ebank.notify.models import Notification
@@ -136,16 +136,6 @@ _OUTGOING = (
     _NOTIFICATIONS.c.recipient_enc,
     _NOTIFICATIONS.c.attempts,
 )
-_DELIVERED = (
-    update(_NOTIFICATIONS)
-    .where(_NOTIFICATIONS.c.id == bindparam("b_id"))
-    .values(
-        status=bindparam("b_status"),
-        attempts=bindparam("b_attempts"),
-        sent_at=bindparam("b_sent_at"),
-        params_enc=bindparam("b_params_enc"),
-    )
-)
 
 
 def deliver(
@@ -169,9 +159,12 @@ def deliver(
             return 0
         gateway = gateway_for(rt.settings.sms_gateway, rt.settings.var_dir)
         now = rt.clock.now()
-        outcomes = [_send(rt, gateway, row, now) for row in rows]
-        conn.execute(_DELIVERED, outcomes)
-    return sum(outcome["b_status"] == "sent" for outcome in outcomes)
+        try:
+            outcomes = [_send(rt, gateway, row, now) for row in rows]
+        finally:
+            gateway.close()
+        bulk_update(conn, _NOTIFICATIONS, outcomes)
+    return sum(outcome["status"] == "sent" for outcome in outcomes)
 
 
 def _send(rt: Runtime, gateway: SmsGateway, row: Any, now: datetime) -> dict[str, Any]:
@@ -197,13 +190,11 @@ def _delivery(
     # A one-time code, once sent or given up on, leaves no copy behind.
     forget = row.sensitive and status != "pending"
     return {
-        "b_id": row.id,
-        "b_status": status,
-        "b_attempts": attempts,
-        "b_sent_at": sent_at,
-        "b_params_enc": rt.cipher.encrypt("{}", purpose=PARAMS_PURPOSE)
-        if forget
-        else row.params_enc,
+        "id": row.id,
+        "status": status,
+        "attempts": attempts,
+        "sent_at": sent_at,
+        "params_enc": rt.cipher.encrypt("{}", purpose=PARAMS_PURPOSE) if forget else row.params_enc,
     }
 
 
