@@ -165,6 +165,67 @@ def _start_server(
     )
 
 
+def _cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time of these processes so far (Linux ``/proc``; 0 where unreadable)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / ticks
+
+
+def _process_tree(root: int) -> list[int]:
+    found, pending = [], [root]
+    while pending:
+        pid = pending.pop()
+        found.append(pid)
+        try:
+            children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        except OSError:
+            continue
+        pending.extend(int(child) for child in children)
+    return found
+
+
+def _database_processes() -> list[int]:
+    """The local PostgreSQL server's processes (the benchmark's database is on this machine)."""
+    pids = []
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            if (entry / "comm").read_text().strip() == "postgres":
+                pids.append(int(entry.name))
+        except OSError:
+            continue
+    return pids
+
+
+class CpuMeter:
+    """CPU spent by the app, the database and the benchmark's own clients between two readings:
+    a figure that, unlike throughput, hardly moves with what else the host is running."""
+
+    def __init__(self, server: subprocess.Popen[bytes]) -> None:
+        self.server = server
+        self.started = self._read()
+
+    def _read(self) -> dict[str, float]:
+        own = os.times()
+        return {
+            "app": _cpu_seconds(_process_tree(self.server.pid)),
+            "database": _cpu_seconds(_database_processes()),
+            "clients": own.user + own.system,
+        }
+
+    def ms_per(self, count: int) -> dict[str, float]:
+        now = self._read()
+        return {
+            part: round((now[part] - self.started[part]) * 1000 / max(count, 1), 2) for part in now
+        }
+
+
 def _analyze(rt: Runtime) -> None:
     """Table statistics, as a bank's database has them: the schema was created empty moments
     ago, and plans made for empty tables scan them whole once they have grown."""
@@ -290,7 +351,12 @@ def main() -> int:
     parser.add_argument("--customers", type=int, default=128)
     parser.add_argument("--payments", type=int, default=6000)
     parser.add_argument("--clients", type=int, default=32)
-    parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=2,
+        help="uvicorn worker processes",
+    )
     parser.add_argument(
         "--warm-up", type=int, default=2000, help="payments made (and analysed) before measuring"
     )
@@ -312,7 +378,9 @@ def main() -> int:
         _drive(args.port, customers, args.warm_up, args.clients)  # warm-up
         _analyze(rt)
         print(f"{args.payments} payments from {args.clients} clients…", file=sys.stderr)
+        meter = CpuMeter(server)
         seconds, latencies, errors = _drive(args.port, customers, args.payments, args.clients)
+        cpu_ms = meter.ms_per(len(latencies))
     finally:
         if server is not None:
             server.terminate()
@@ -333,6 +401,7 @@ def main() -> int:
         "p50_ms": round(cuts[49] * 1000, 1),
         "p99_ms": round(cuts[98] * 1000, 1),
         "errors": errors,
+        "cpu_ms_per_payment": cpu_ms,
     }
     print(json.dumps(figures))
     return 0 if errors == 0 else 1

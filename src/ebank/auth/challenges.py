@@ -81,11 +81,14 @@ def issue(
     tools: Sequence[ActiveTool] | None = None,
     locale: str | None = None,
     add: Callable[[AuthChallenge], None] | None = None,
+    unwritten: Sequence[AuthChallenge] = (),
 ) -> IssuedChallenge:
     """Open a challenge for ``method``; an SMS code is queued with ``sms`` = (kind, params).
     ``tools``: the customer's active tools, when the caller has read them already (a batch reads
     them for all its customers at once with :func:`active_tools`); ``add``: where the new row goes
-    (the session by default; a batch writes all of its rows at once)."""
+    (the session by default; a batch writes all of its rows at once); ``unwritten``: the
+    challenges ``add`` took earlier in this transaction and has not written yet — they count
+    toward the limits on SMS codes as the written ones do."""
     if tools is None:
         tools = active_tools(session, [customer_id]).get(customer_id, [])
     policy = rt.policy.customer_auth
@@ -107,7 +110,7 @@ def issue(
     )
     issued = IssuedChallenge(challenge_id, method.value, row.expires_at)
     if method is Factor.SMS:
-        issued = _with_sms_code(session, rt, row, sms, locale)
+        issued = _with_sms_code(session, rt, row, sms, locale, unwritten=unwritten)
     elif method is Factor.PASSKEY:
         issued = _with_passkey_options(rt, row, linked, tools)
     else:
@@ -127,9 +130,11 @@ def _with_sms_code(
     row: AuthChallenge,
     sms: tuple[str, dict[str, Any]] | None,
     locale: str | None,
+    *,
+    unwritten: Sequence[AuthChallenge],
 ) -> IssuedChallenge:
     assert sms is not None, "an SMS challenge needs its message"
-    _check_sms_rate(session, rt, row)
+    _check_sms_rate(session, rt, row, unwritten)
     code = "".join(
         secrets.choice("0123456789") for _ in range(rt.policy.customer_auth.sms_code_digits)
     )
@@ -151,17 +156,28 @@ def _with_sms_code(
     )
 
 
-def _check_sms_rate(session: Session, rt: Runtime, row: AuthChallenge) -> None:
-    """At most one code a minute for the same login or payment, and a cap per hour."""
+def _check_sms_rate(
+    session: Session, rt: Runtime, row: AuthChallenge, unwritten: Sequence[AuthChallenge]
+) -> None:
+    """At most one code a minute for the same login or payment, and a cap per hour (the codes
+    of ``unwritten`` challenges count too)."""
     policy = rt.policy.customer_auth
     now = row.created_at
-    sent = session.execute(
+    since = now - timedelta(hours=1)
+    written = session.execute(
         select(AuthChallenge.subject, AuthChallenge.created_at).where(
             AuthChallenge.customer_id == row.customer_id,
             AuthChallenge.method == Factor.SMS.value,
-            AuthChallenge.created_at > now - timedelta(hours=1),
+            AuthChallenge.created_at > since,
         )
-    ).all()
+    )
+    sent = [(subject, at) for subject, at in written] + [
+        (other.subject, other.created_at)
+        for other in unwritten
+        if other.customer_id == row.customer_id
+        and other.method == Factor.SMS.value
+        and other.created_at > since
+    ]
     count = len(sent)
     resend = timedelta(seconds=policy.sms_resend_seconds)
     too_soon = any(subject == row.subject and now - at < resend for subject, at in sent)

@@ -109,6 +109,7 @@ class _DraftsContext:
     customers: _CustomersContext
     created: dict[tuple[int, str], tuple[Payment, str]] = field(default_factory=dict)
     new_rows: NewRows = field(default_factory=NewRows)
+    challenges: list[AuthChallenge] = field(default_factory=list)  # issued, not yet written
 
     @classmethod
     def read(cls, session: Session, rt: Runtime, requests: list[DraftRequest]) -> _DraftsContext:
@@ -136,6 +137,12 @@ class _DraftsContext:
             ),
             customers=_CustomersContext.read(session, customer_ids),
         )
+
+    def add_challenge(self, row: AuthChallenge) -> None:
+        """A challenge the batch issued: written with the batch's new rows; until then the next
+        challenges of the batch count it toward the customer's limits on SMS codes."""
+        self.challenges.append(row)
+        self.new_rows.add(row)
 
 
 def _existing(session: Session, requests: list[DraftRequest]) -> dict[tuple[int, str], Payment]:
@@ -207,7 +214,8 @@ def _draft(
             own_account=payee.holder_id == caller.customer_id,
             customers=known.customers,
             locale=request.locale,
-            add=known.new_rows.add,
+            add=known.add_challenge,
+            unwritten=known.challenges,
         )
     )
     known.new_rows.add(row)
@@ -369,9 +377,11 @@ def confirm(
     customers: _CustomersContext,
     locale: str,
     add: Callable[[AuthChallenge], None] | None = None,
+    unwritten: Sequence[AuthChallenge] = (),
 ) -> IssuedChallenge | None:
     """Show the payment to the risk hook, decide whether an exemption applies, and issue the
-    challenge otherwise. ``row`` changes only once all of that succeeded."""
+    challenge otherwise (``add``, ``unwritten``: see :func:`ebank.auth.challenges.issue`).
+    ``row`` changes only once all of that succeeded."""
     decision = _assess(rt, caller, row, available)
     exemption = _exemption(rt, row, decision, own_account, customers)
     issued = None
@@ -392,6 +402,7 @@ def confirm(
             tools=customers.tools.get(row.customer_id, []),
             locale=locale,
             add=add,
+            unwritten=unwritten,
         )
     row.risk_outcome = decision.outcome.value
     row.risk_reasons = json.dumps([r.code for r in decision.reasons])

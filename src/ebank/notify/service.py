@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from ebank.common.errors import NotFound
@@ -107,7 +107,11 @@ def _insert_postgres(conn: Connection, rows: list[dict[str, Any]]) -> list[int]:
         "ORDER BY r.ordinality RETURNING id",
         {"rows": to_json(rows)},
     )
-    return sorted(int(row[0]) for row in found)
+    ids = sorted(int(row[0]) for row in found)
+    if len(ids) != len(rows):  # a customer is unknown: all the notes or none
+        conn.execute(delete(_NOTIFICATIONS).where(_NOTIFICATIONS.c.id.in_(ids)))
+        return []
+    return ids
 
 
 def _insert(conn: Connection, rows: list[dict[str, Any]]) -> list[int]:
