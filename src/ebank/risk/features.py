@@ -1,0 +1,187 @@
+"""Online features: what the engine knows about an event at the moment it happens.
+
+One definition serves live scoring, replay and training: :func:`features_of` is a pure function of
+the event and a :class:`Snapshot` — the state a feature store (:mod:`ebank.risk.store`) holds for
+the event's customer, payee, device and IP *before* the event. The store then records the event,
+so the next one sees it. Confirmed fraud reaches the store late (:meth:`FeatureStore.label`), as it
+reaches a bank days after the payment; features only ever see labels already revealed.
+
+Times are seconds since the epoch (UTC): replaying a million events must not build a million
+datetimes twice.
+"""
+
+from __future__ import annotations
+
+import math
+from bisect import bisect_left
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta, timezone
+
+HOUR = 3600.0
+DAY = 86400.0
+WINDOWS: dict[str, float] = {"1h": HOUR, "1d": DAY, "7d": 7 * DAY, "30d": 30 * DAY}
+RETENTION = 30 * DAY  # the longest window: older activity is forgotten
+LABEL_RETENTION = 60 * DAY
+# A compromised payee stays compromised for weeks; a leaked card is used for about two.
+PAYEE_FRAUD_WINDOW = 28 * DAY
+CUSTOMER_FRAUD_WINDOW = 14 * DAY
+LOCAL_TIME = timezone(timedelta(hours=8))  # night and weekend are the customer's, in China
+NEVER = -1.0  # "no such moment" for time-since features: trees split it off cleanly
+
+Activity = Sequence[tuple[float, float]]  # (time, amount), oldest first
+Labels = Sequence[tuple[float, int]]  # (time of the labelled event, 1 fraud / 0 genuine)
+
+
+@dataclass(frozen=True)
+class Observation:
+    """The part of an event the features read (built from a :class:`RiskEvent` or a replayed row)."""
+
+    id: str
+    kind: str
+    customer: str
+    at: float
+    amount: float = 0.0
+    payee: str | None = None
+    device: str | None = None
+    ip: str | None = None
+    channel: str | None = None
+    balance_before: float | None = None
+
+
+@dataclass
+class Snapshot:
+    """What the store knows before the event (every sequence oldest first, within retention)."""
+
+    customer: Activity = ()
+    payee: Activity = ()
+    device: Activity = ()
+    ip: Activity = ()
+    customer_payee: Activity = ()
+    seen_payee: bool = False
+    seen_device: bool = False
+    seen_ip: bool = False
+    seen_channel: bool = False
+    last_security_change: float | None = None
+    last_new_service: float | None = None
+    last_new_device: float | None = None
+    payee_labels: Labels = ()
+    customer_labels: Labels = ()
+    payee_blocked: bool = False
+    extra: dict[str, float] = field(default_factory=dict)
+
+
+def window_count_sum(activity: Activity, now: float, span: float) -> tuple[int, float]:
+    start = bisect_left(activity, (now - span, -math.inf))
+    count = len(activity) - start
+    return count, sum(amount for _, amount in activity[start:])
+
+
+def amount_profile(activity: Activity, now: float) -> tuple[float, float, float]:
+    """Mean, standard deviation and maximum of the amounts within retention (0s when none)."""
+    start = bisect_left(activity, (now - RETENTION, -math.inf))
+    amounts = [amount for _, amount in activity[start:]]
+    if not amounts:
+        return 0.0, 0.0, 0.0
+    mean = sum(amounts) / len(amounts)
+    variance = sum((a - mean) ** 2 for a in amounts) / len(amounts)
+    return mean, math.sqrt(variance), max(amounts)
+
+
+def median_amount(activity: Activity, now: float) -> float:
+    start = bisect_left(activity, (now - RETENTION, -math.inf))
+    amounts = sorted(amount for _, amount in activity[start:])
+    if not amounts:
+        return 0.0
+    middle = len(amounts) // 2
+    return amounts[middle] if len(amounts) % 2 else (amounts[middle - 1] + amounts[middle]) / 2
+
+
+def label_counts(labels: Labels, now: float, span: float) -> tuple[int, int]:
+    """(frauds, labels) among revealed labels of events within ``span`` before ``now``."""
+    start = bisect_left(labels, (now - span, -1))
+    window = labels[start:]
+    return sum(fraud for _, fraud in window), len(window)
+
+
+def since(moment: float | None, now: float) -> float:
+    return NEVER if moment is None else max(now - moment, 0.0)
+
+
+def _ratio(value: float, base: float) -> float:
+    return value / base if base > 0 else NEVER
+
+
+def features_of(event: Observation, snapshot: Snapshot) -> dict[str, float]:
+    """Every feature of ``event`` given what was known before it (the one definition)."""
+    now = event.at
+    values: dict[str, float] = {"amount": event.amount}
+    local = datetime.fromtimestamp(now, UTC).astimezone(LOCAL_TIME)
+    values["hour"] = local.hour
+    values["night"] = float(local.hour < 6)
+    values["weekend"] = float(local.weekday() >= 5)
+
+    for entity, activity in (
+        ("customer", snapshot.customer),
+        ("payee", snapshot.payee),
+        ("device", snapshot.device),
+        ("ip", snapshot.ip),
+        ("pair", snapshot.customer_payee),
+    ):
+        for name, span in WINDOWS.items():
+            count, total = window_count_sum(activity, now, span)
+            values[f"{entity}_count_{name}"] = count
+            values[f"{entity}_sum_{name}"] = total
+
+    mean, deviation, largest = amount_profile(snapshot.customer, now)
+    values["customer_mean_30d"] = mean
+    values["amount_to_median"] = _ratio(event.amount, median_amount(snapshot.customer, now))
+    values["amount_to_mean"] = _ratio(event.amount, mean)
+    values["amount_to_max"] = _ratio(event.amount, largest)
+    values["amount_z"] = (event.amount - mean) / deviation if deviation > 0 else NEVER
+    values["amount_to_balance"] = (
+        _ratio(event.amount, event.balance_before) if event.balance_before is not None else NEVER
+    )
+    pair_mean, _, _ = amount_profile(snapshot.customer_payee, now)
+    values["amount_to_pair_mean"] = _ratio(event.amount, pair_mean)
+
+    values["first_payee"] = float(event.payee is not None and not snapshot.seen_payee)
+    values["first_device"] = float(event.device is not None and not snapshot.seen_device)
+    values["first_ip"] = float(event.ip is not None and not snapshot.seen_ip)
+    values["first_channel"] = float(event.channel is not None and not snapshot.seen_channel)
+    values["since_security_change"] = since(snapshot.last_security_change, now)
+    values["since_new_service"] = since(snapshot.last_new_service, now)
+    values["since_new_device"] = since(snapshot.last_new_device, now)
+
+    payee_frauds, payee_labelled = label_counts(snapshot.payee_labels, now, PAYEE_FRAUD_WINDOW)
+    values["payee_known_frauds"] = payee_frauds
+    values["payee_fraud_rate"] = _ratio(payee_frauds, payee_labelled)
+    values["since_payee_fraud"] = since(_last_fraud(snapshot.payee_labels), now)
+    run_start, run_length = fraud_run(snapshot.payee_labels)
+    values["payee_fraud_run_age"] = since(run_start, now)
+    values["payee_fraud_run_length"] = run_length
+    customer_frauds, _ = label_counts(snapshot.customer_labels, now, CUSTOMER_FRAUD_WINDOW)
+    values["customer_known_frauds"] = customer_frauds
+    values["payee_blocked"] = float(snapshot.payee_blocked)
+    values.update(snapshot.extra)
+    return values
+
+
+def fraud_run(labels: Labels) -> tuple[float | None, int]:
+    """When the unbroken run of frauds that ends the labels began, and how many it counts
+    (``None, 0`` when the latest label is genuine). A payee whose latest known payments were all
+    fraud, several of them, is still compromised; a single fraud is more likely a stolen card
+    that happened to pay there."""
+    start, length = None, 0
+    for moment, fraud in reversed(labels):
+        if not fraud:
+            break
+        start, length = moment, length + 1
+    return start, length
+
+
+def _last_fraud(labels: Labels) -> float | None:
+    for moment, fraud in reversed(labels):
+        if fraud:
+            return moment
+    return None

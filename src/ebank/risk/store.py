@@ -1,0 +1,164 @@
+"""Feature stores: where the engine keeps what it has seen, per customer, payee, device and IP.
+
+:class:`FeatureStore` is the interface the engine uses — a :class:`~ebank.risk.features.Snapshot`
+before an event, then the event recorded, and confirmed labels as they arrive (late). The
+in-process :class:`MemoryStore` is the default; the Redis store shares the state between
+processes. Both keep only what the longest window needs.
+"""
+
+from __future__ import annotations
+
+import math
+from bisect import bisect_left, insort
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any, Protocol, TypeVar
+
+from ebank.risk.features import (
+    LABEL_RETENTION,
+    RETENTION,
+    Observation,
+    Snapshot,
+    features_of,
+)
+
+SECURITY_CHANGES = frozenset(
+    {
+        "registration",
+        "password_change",
+        "phone_change",
+        "tool_change",
+        "limit_change",
+        "new_device",
+        "password_reset",
+    }
+)
+SPENDING = frozenset({"payment"})
+K = TypeVar("K")
+
+
+class FeatureStore(Protocol):
+    def snapshot(self, event: Observation) -> Snapshot: ...
+
+    def record(self, event: Observation) -> None: ...
+
+    def label(self, customer: str, payee: str | None, at: float, fraud: bool) -> None: ...
+
+
+@dataclass
+class _Customer:
+    activity: list[tuple[float, float]] = field(default_factory=list)
+    payees: set[str] = field(default_factory=set)
+    devices: set[str] = field(default_factory=set)
+    ips: set[str] = field(default_factory=set)
+    channels: set[str] = field(default_factory=set)
+    marks: dict[str, float] = field(default_factory=dict)
+    labels: list[tuple[float, int]] = field(default_factory=list)
+
+
+def _append(
+    activity: list[tuple[float, float]], entry: tuple[float, float], horizon: float
+) -> None:
+    if activity and activity[0][0] < horizon:
+        _forget_before(activity, horizon)
+    activity.append(entry)
+
+
+def _forget_before(entries: list[tuple[float, Any]], horizon: float) -> None:
+    """Drop the entries older than ``horizon`` (entries are in time order)."""
+    cut = bisect_left(entries, (horizon, -math.inf))
+    if cut:
+        del entries[:cut]
+
+
+class MemoryStore:
+    """The state of one process, in dictionaries."""
+
+    def __init__(self) -> None:
+        self._customers: defaultdict[str, _Customer] = defaultdict(_Customer)
+        self._payees: defaultdict[str, list[tuple[float, float]]] = defaultdict(list)
+        self._devices: defaultdict[str, list[tuple[float, float]]] = defaultdict(list)
+        self._ips: defaultdict[str, list[tuple[float, float]]] = defaultdict(list)
+        self._pairs: defaultdict[tuple[str, str], list[tuple[float, float]]] = defaultdict(list)
+        self._payee_labels: defaultdict[str, list[tuple[float, int]]] = defaultdict(list)
+
+    def snapshot(self, event: Observation) -> Snapshot:
+        customer = self._customers[event.customer]
+        now = event.at
+        _forget_before(customer.activity, now - RETENTION)
+        snapshot = Snapshot(
+            customer=customer.activity,
+            seen_payee=event.payee in customer.payees,
+            seen_device=event.device in customer.devices,
+            seen_ip=event.ip in customer.ips,
+            seen_channel=event.channel in customer.channels,
+            last_security_change=customer.marks.get("security_change"),
+            last_new_service=customer.marks.get("new_service"),
+            last_new_device=customer.marks.get("new_device"),
+            customer_labels=customer.labels,
+        )
+        if event.payee is not None:
+            snapshot.payee = self._kept(self._payees, event.payee, now)
+            snapshot.customer_payee = self._kept(self._pairs, (event.customer, event.payee), now)
+            snapshot.payee_labels = self._payee_labels.get(event.payee, ())
+        if event.device is not None:
+            snapshot.device = self._kept(self._devices, event.device, now)
+        if event.ip is not None:
+            snapshot.ip = self._kept(self._ips, event.ip, now)
+        return snapshot
+
+    @staticmethod
+    def _kept(
+        table: defaultdict[K, list[tuple[float, float]]], key: K, now: float
+    ) -> list[tuple[float, float]]:
+        activity = table.get(key)
+        if activity is None:
+            return []
+        _forget_before(activity, now - RETENTION)
+        return activity
+
+    def record(self, event: Observation) -> None:
+        customer = self._customers[event.customer]
+        if event.kind in SECURITY_CHANGES:
+            customer.marks["security_change"] = event.at
+        if event.kind == "new_service":
+            customer.marks["new_service"] = event.at
+        if event.kind == "new_device":
+            customer.marks["new_device"] = event.at
+        if event.device is not None:
+            customer.devices.add(event.device)
+        if event.ip is not None:
+            customer.ips.add(event.ip)
+        if event.channel is not None:
+            customer.channels.add(event.channel)
+        if event.kind not in SPENDING:
+            return
+        entry = (event.at, event.amount)
+        horizon = event.at - RETENTION
+        _append(customer.activity, entry, horizon)
+        if event.payee is not None:
+            customer.payees.add(event.payee)
+            _append(self._payees[event.payee], entry, horizon)
+            _append(self._pairs[(event.customer, event.payee)], entry, horizon)
+        if event.device is not None:
+            _append(self._devices[event.device], entry, horizon)
+        if event.ip is not None:
+            _append(self._ips[event.ip], entry, horizon)
+
+    def label(self, customer: str, payee: str | None, at: float, fraud: bool) -> None:
+        mark = (at, int(fraud))
+        owner = self._customers[customer].labels
+        insort(owner, mark)
+        _forget_before(owner, at - LABEL_RETENTION)
+        if payee is not None:
+            labels = self._payee_labels[payee]
+            insort(labels, mark)
+            _forget_before(labels, at - LABEL_RETENTION)
+
+
+def observe(store: FeatureStore, event: Observation) -> dict[str, float]:
+    """The event's features from what the store knew before it; then the event is recorded.
+    The one path from an event to its features — live, in replay and for training."""
+    features = features_of(event, store.snapshot(event))
+    store.record(event)
+    return features

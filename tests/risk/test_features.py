@@ -1,0 +1,130 @@
+"""Online features: what the engine knows of an event when it happens, and nothing later."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from ebank.risk.features import DAY, HOUR, NEVER, Observation, features_of, fraud_run
+from ebank.risk.store import MemoryStore, observe
+
+START = datetime(2026, 3, 2, 10, 0, tzinfo=UTC).timestamp()  # a Monday, 18:00 in Beijing
+
+
+def pay(
+    customer: str, payee: str, amount: float, at: float, *, device: str | None = None
+) -> Observation:
+    return Observation(
+        id=f"{customer}-{payee}-{at}",
+        kind="payment",
+        customer=customer,
+        at=at,
+        amount=amount,
+        payee=payee,
+        device=device,
+        channel="online",
+    )
+
+
+def security(customer: str, kind: str, at: float, device: str | None = None) -> Observation:
+    return Observation(id=f"{kind}-{at}", kind=kind, customer=customer, at=at, device=device)
+
+
+def test_windows_count_and_sum_what_came_before_and_forget_what_is_too_old() -> None:
+    store = MemoryStore()
+    observe(store, pay("c1", "p1", 40, START - 40 * DAY))  # beyond the longest window
+    observe(store, pay("c1", "p1", 10, START - 3 * DAY))
+    observe(store, pay("c1", "p2", 20, START - 2 * HOUR))
+    observe(store, pay("c1", "p2", 30, START - 10 * 60))
+
+    features = observe(store, pay("c1", "p2", 500, START))
+
+    assert features["customer_count_1h"] == 1
+    assert features["customer_sum_1d"] == 50
+    assert features["customer_count_7d"] == 3
+    assert features["customer_count_30d"] == 3
+    assert features["customer_sum_30d"] == 60
+    assert features["payee_count_1d"] == 2  # payments to p2 by anyone
+    assert features["pair_count_30d"] == 2
+
+
+def test_the_event_itself_is_not_part_of_its_own_features() -> None:
+    store = MemoryStore()
+    first = observe(store, pay("c1", "p1", 100, START))
+    second = observe(store, pay("c1", "p1", 100, START + 1))
+
+    assert first["customer_count_1h"] == 0
+    assert first["first_payee"] == 1
+    assert second["customer_count_1h"] == 1
+    assert second["first_payee"] == 0
+
+
+def test_an_amount_far_above_the_customers_own_habit_stands_out() -> None:
+    store = MemoryStore()
+    for day in range(1, 11):
+        observe(store, pay("c1", f"shop{day}", 50 + day, START - day * DAY))
+
+    usual = observe(store, pay("c1", "shop1", 55, START))
+    unusual = observe(store, pay("c1", "shop2", 275, START + 60))
+
+    assert usual["amount_to_median"] == pytest.approx(1.0, abs=0.05)
+    assert unusual["amount_to_median"] == pytest.approx(5.0, abs=0.2)
+    assert unusual["amount_z"] > 5
+
+
+def test_a_new_customer_has_no_habit_to_compare_with() -> None:
+    features = observe(MemoryStore(), pay("new", "p1", 100, START))
+
+    assert features["amount_to_median"] == NEVER
+    assert features["customer_mean_30d"] == 0
+
+
+def test_security_changes_and_new_devices_are_remembered_for_the_payments_after_them() -> None:
+    store = MemoryStore()
+    observe(store, pay("c1", "p1", 10, START - 5 * DAY, device="phone-1"))
+    observe(store, security("c1", "password_change", START - 2 * HOUR))
+    observe(store, security("c1", "new_service", START - HOUR))
+
+    features = observe(store, pay("c1", "p9", 9_000, START, device="phone-2"))
+
+    assert features["since_security_change"] == pytest.approx(2 * HOUR)
+    assert features["since_new_service"] == pytest.approx(HOUR)
+    assert features["first_device"] == 1
+    assert features["first_payee"] == 1
+    assert observe(MemoryStore(), pay("c2", "p1", 1, START))["since_security_change"] == NEVER
+
+
+def test_fraud_on_a_payee_counts_only_once_its_label_has_arrived() -> None:
+    store = MemoryStore()
+    observe(store, pay("victim", "shop", 80, START - 8 * DAY))
+    before = observe(store, pay("other", "shop", 80, START - DAY))
+    store.label("victim", "shop", START - 8 * DAY, fraud=True)  # confirmed a week later
+    after = observe(store, pay("third", "shop", 80, START))
+
+    assert before["payee_known_frauds"] == 0
+    assert after["payee_known_frauds"] == 1
+    assert after["payee_fraud_run_length"] == 1
+    assert after["since_payee_fraud"] == pytest.approx(8 * DAY)
+
+
+def test_a_payee_whose_latest_known_payments_were_all_fraud_is_a_run_a_genuine_one_ends_it() -> (
+    None
+):
+    labels = [(1.0, 0), (2.0, 1), (3.0, 1), (4.0, 1)]
+    assert fraud_run(labels) == (2.0, 3)
+    assert fraud_run([*labels, (5.0, 0)]) == (None, 0)
+    assert fraud_run([]) == (None, 0)
+
+
+def test_night_and_weekend_are_in_the_customers_time_zone() -> None:
+    saturday_night = datetime(2026, 3, 6, 18, 30, tzinfo=UTC).timestamp()  # Sat 02:30 Beijing
+
+    features = features_of(
+        pay("c1", "p1", 1, saturday_night),
+        MemoryStore().snapshot(pay("c1", "p1", 1, saturday_night)),
+    )
+
+    assert features["hour"] == 2
+    assert features["night"] == 1
+    assert features["weekend"] == 1
