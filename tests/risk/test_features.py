@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from ebank.risk.features import DAY, HOUR, NEVER, Observation, features_of, fraud_run
+from ebank.risk.features import DAY, HOUR, NEVER, Label, Observation, features_of, fraud_run
 from ebank.risk.store import MemoryStore, observe
 
 START = datetime(2026, 3, 2, 10, 0, tzinfo=UTC).timestamp()  # a Monday, 18:00 in Beijing
@@ -111,10 +111,34 @@ def test_fraud_on_a_payee_counts_only_once_its_label_has_arrived() -> None:
 def test_a_payee_whose_latest_known_payments_were_all_fraud_is_a_run_a_genuine_one_ends_it() -> (
     None
 ):
-    labels = [(1.0, 0), (2.0, 1), (3.0, 1), (4.0, 1)]
-    assert fraud_run(labels) == (2.0, 3)
-    assert fraud_run([*labels, (5.0, 0)]) == (None, 0)
-    assert fraud_run([]) == (None, 0)
+    labels = [Label(1.0, 0, 50.0, 1.0), Label(2.0, 1, 60.0, 1.2), Label(3.0, 1, 45.0, 0.9)]
+    run = fraud_run(labels)
+    assert (run.start, run.length, run.top_amount) == (2.0, 2, 60.0)
+    assert fraud_run([*labels, Label(5.0, 0, 50.0, 1.0)]).length == 0
+    assert fraud_run([]).start is None
+
+
+def test_frauds_a_stolen_card_explains_do_not_make_the_payee_compromised() -> None:
+    big_spend = Label(2.0, 1, 300.0, ratio=5.0)  # far above the card's usual
+    card_defrauded_elsewhere = Label(3.0, 1, 40.0, ratio=1.0, card_frauds=2)
+    usual = Label(4.0, 1, 40.0, ratio=1.1)
+
+    assert fraud_run([big_spend, card_defrauded_elsewhere]).length == 0
+    run = fraud_run([big_spend, card_defrauded_elsewhere, usual])
+    assert (run.start, run.length) == (4.0, 1)
+
+
+def test_a_label_knows_how_unusual_its_amount_was_for_its_card() -> None:
+    store = MemoryStore()
+    for day in range(1, 6):
+        observe(store, pay("victim", f"shop{day}", 40, START - day * DAY))
+    observe(store, pay("victim", "far-away", 200, START))
+    store.label("victim", "far-away", START, fraud=True, amount=200)
+
+    features = observe(store, pay("someone", "far-away", 30, START + 60))
+
+    assert features["payee_known_frauds"] == 1
+    assert features["payee_fraud_run_length"] == 0  # five times the card's usual: a stolen card
 
 
 def test_night_and_weekend_are_in_the_customers_time_zone() -> None:

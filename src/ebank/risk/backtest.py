@@ -171,7 +171,13 @@ def run(
             break
         while pending and pending[0].at + delay <= transaction.at:
             revealed = pending.popleft()
-            store.label(revealed.customer, revealed.payee, revealed.at, bool(revealed.fraud))
+            store.label(
+                revealed.customer,
+                revealed.payee,
+                revealed.at,
+                bool(revealed.fraud),
+                revealed.amount,
+            )
         if train_start <= transaction.at < train_end:
             training.add(transaction, observe(store, _observation(transaction)))
         elif test_start <= transaction.at:

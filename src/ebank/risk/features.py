@@ -17,6 +17,7 @@ from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
+from typing import NamedTuple
 
 HOUR = 3600.0
 DAY = 86400.0
@@ -30,7 +31,26 @@ LOCAL_TIME = timezone(timedelta(hours=8))  # night and weekend are the customer'
 NEVER = -1.0  # "no such moment" for time-since features: trees split it off cleanly
 
 Activity = Sequence[tuple[float, float]]  # (time, amount), oldest first
-Labels = Sequence[tuple[float, int]]  # (time of the labelled event, 1 fraud / 0 genuine)
+# A fraud is explained by its card — stolen, not the payee compromised — when its amount was far
+# above the card's usual (a thief spends big) or the card was defrauded elsewhere around then.
+EXPLAINED_RATIO = 2.0
+
+
+class Label(NamedTuple):
+    """A confirmed outcome, ordered by the time of the event it labels."""
+
+    at: float
+    fraud: int  # 1 fraud, 0 genuine
+    amount: float = NEVER
+    ratio: float = NEVER  # the amount against the payer's median when the label arrived
+    card_frauds: int = 0  # the payer's other known frauds within two weeks of it
+
+    @property
+    def explained_by_card(self) -> bool:
+        return self.ratio >= EXPLAINED_RATIO or self.card_frauds > 0
+
+
+Labels = Sequence[Label]
 
 
 @dataclass(frozen=True)
@@ -97,11 +117,16 @@ def median_amount(activity: Activity, now: float) -> float:
     return amounts[middle] if len(amounts) % 2 else (amounts[middle - 1] + amounts[middle]) / 2
 
 
+def peak_amount(activity: Activity, now: float, span: float) -> float:
+    start = bisect_left(activity, (now - span, -math.inf))
+    return max((amount for _, amount in activity[start:]), default=0.0)
+
+
 def label_counts(labels: Labels, now: float, span: float) -> tuple[int, int]:
     """(frauds, labels) among revealed labels of events within ``span`` before ``now``."""
-    start = bisect_left(labels, (now - span, -1))
+    start = bisect_left(labels, Label(now - span, -1))
     window = labels[start:]
-    return sum(fraud for _, fraud in window), len(window)
+    return sum(label.fraud for label in window), len(window)
 
 
 def since(moment: float | None, now: float) -> float:
@@ -135,7 +160,10 @@ def features_of(event: Observation, snapshot: Snapshot) -> dict[str, float]:
 
     mean, deviation, largest = amount_profile(snapshot.customer, now)
     values["customer_mean_30d"] = mean
-    values["amount_to_median"] = _ratio(event.amount, median_amount(snapshot.customer, now))
+    median = median_amount(snapshot.customer, now)
+    values["amount_to_median"] = _ratio(event.amount, median)
+    # A stolen card's fraud comes in bursts of unusual amounts: the latest week's peak.
+    values["week_peak_to_median"] = _ratio(peak_amount(snapshot.customer, now, 7 * DAY), median)
     values["amount_to_mean"] = _ratio(event.amount, mean)
     values["amount_to_max"] = _ratio(event.amount, largest)
     values["amount_z"] = (event.amount - mean) / deviation if deviation > 0 else NEVER
@@ -157,9 +185,10 @@ def features_of(event: Observation, snapshot: Snapshot) -> dict[str, float]:
     values["payee_known_frauds"] = payee_frauds
     values["payee_fraud_rate"] = _ratio(payee_frauds, payee_labelled)
     values["since_payee_fraud"] = since(_last_fraud(snapshot.payee_labels), now)
-    run_start, run_length = fraud_run(snapshot.payee_labels)
-    values["payee_fraud_run_age"] = since(run_start, now)
-    values["payee_fraud_run_length"] = run_length
+    run = fraud_run(snapshot.payee_labels)
+    values["payee_fraud_run_age"] = since(run.start, now)
+    values["payee_fraud_run_length"] = run.length
+    values["payee_fraud_run_top_amount"] = run.top_amount
     customer_frauds, _ = label_counts(snapshot.customer_labels, now, CUSTOMER_FRAUD_WINDOW)
     values["customer_known_frauds"] = customer_frauds
     values["payee_blocked"] = float(snapshot.payee_blocked)
@@ -167,21 +196,30 @@ def features_of(event: Observation, snapshot: Snapshot) -> dict[str, float]:
     return values
 
 
-def fraud_run(labels: Labels) -> tuple[float | None, int]:
-    """When the unbroken run of frauds that ends the labels began, and how many it counts
-    (``None, 0`` when the latest label is genuine). A payee whose latest known payments were all
-    fraud, several of them, is still compromised; a single fraud is more likely a stolen card
-    that happened to pay there."""
-    start, length = None, 0
-    for moment, fraud in reversed(labels):
-        if not fraud:
+@dataclass(frozen=True)
+class FraudRun:
+    start: float | None = None
+    length: int = 0
+    top_amount: float = NEVER  # its largest fraud
+
+
+def fraud_run(labels: Labels) -> FraudRun:
+    """The unbroken run of frauds that ends the labels (empty when the latest label is genuine),
+    counting only the frauds its cards do not explain: a payee whose latest known payments were
+    all fraud, at their cards' usual amounts, is still compromised — even after a single one;
+    a stolen card that happened to pay there says nothing about the payee."""
+    start, length, top = None, 0, NEVER
+    for label in reversed(labels):
+        if not label.fraud:
             break
-        start, length = moment, length + 1
-    return start, length
+        if label.explained_by_card:
+            continue
+        start, length, top = label.at, length + 1, max(top, label.amount)
+    return FraudRun(start, length, top)
 
 
 def _last_fraud(labels: Labels) -> float | None:
-    for moment, fraud in reversed(labels):
-        if fraud:
-            return moment
+    for label in reversed(labels):
+        if label.fraud:
+            return label.at
     return None

@@ -15,11 +15,15 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
 from ebank.risk.features import (
+    CUSTOMER_FRAUD_WINDOW,
     LABEL_RETENTION,
+    NEVER,
     RETENTION,
+    Label,
     Observation,
     Snapshot,
     features_of,
+    median_amount,
 )
 
 SECURITY_CHANGES = frozenset(
@@ -42,7 +46,9 @@ class FeatureStore(Protocol):
 
     def record(self, event: Observation) -> None: ...
 
-    def label(self, customer: str, payee: str | None, at: float, fraud: bool) -> None: ...
+    def label(
+        self, customer: str, payee: str | None, at: float, fraud: bool, amount: float | None = None
+    ) -> None: ...
 
 
 @dataclass
@@ -53,7 +59,7 @@ class _Customer:
     ips: set[str] = field(default_factory=set)
     channels: set[str] = field(default_factory=set)
     marks: dict[str, float] = field(default_factory=dict)
-    labels: list[tuple[float, int]] = field(default_factory=list)
+    labels: list[Label] = field(default_factory=list)
 
 
 def _append(
@@ -64,7 +70,7 @@ def _append(
     activity.append(entry)
 
 
-def _forget_before(entries: list[tuple[float, Any]], horizon: float) -> None:
+def _forget_before(entries: list[Any], horizon: float) -> None:
     """Drop the entries older than ``horizon`` (entries are in time order)."""
     cut = bisect_left(entries, (horizon, -math.inf))
     if cut:
@@ -80,7 +86,7 @@ class MemoryStore:
         self._devices: defaultdict[str, list[tuple[float, float]]] = defaultdict(list)
         self._ips: defaultdict[str, list[tuple[float, float]]] = defaultdict(list)
         self._pairs: defaultdict[tuple[str, str], list[tuple[float, float]]] = defaultdict(list)
-        self._payee_labels: defaultdict[str, list[tuple[float, int]]] = defaultdict(list)
+        self._payee_labels: defaultdict[str, list[Label]] = defaultdict(list)
 
     def snapshot(self, event: Observation) -> Snapshot:
         customer = self._customers[event.customer]
@@ -145,15 +151,35 @@ class MemoryStore:
         if event.ip is not None:
             _append(self._ips[event.ip], entry, horizon)
 
-    def label(self, customer: str, payee: str | None, at: float, fraud: bool) -> None:
-        mark = (at, int(fraud))
-        owner = self._customers[customer].labels
+    def label(
+        self, customer: str, payee: str | None, at: float, fraud: bool, amount: float | None = None
+    ) -> None:
+        """A confirmed outcome of the customer's payment at ``at`` (of ``amount``, when known)."""
+        payer = self._customers[customer]
+        median = median_amount(payer.activity, at)
+        ratio = amount / median if amount is not None and median > 0 else NEVER
+        mark = Label(
+            at,
+            int(fraud),
+            NEVER if amount is None else amount,
+            ratio,
+            card_frauds=_frauds_near(payer.labels, at),
+        )
+        owner = payer.labels
         insort(owner, mark)
         _forget_before(owner, at - LABEL_RETENTION)
         if payee is not None:
             labels = self._payee_labels[payee]
             insort(labels, mark)
             _forget_before(labels, at - LABEL_RETENTION)
+
+
+def _frauds_near(labels: list[Label], at: float) -> int:
+    """Known frauds of a card within two weeks either side of ``at``."""
+    start = bisect_left(labels, Label(at - CUSTOMER_FRAUD_WINDOW, -1))
+    return sum(
+        1 for label in labels[start:] if label.fraud and label.at <= at + CUSTOMER_FRAUD_WINDOW
+    )
 
 
 def observe(store: FeatureStore, event: Observation) -> dict[str, float]:
