@@ -85,6 +85,7 @@ class Snapshot:
     last_security_change: float | None = None
     last_new_service: float | None = None
     last_new_device: float | None = None
+    registered: float | None = None
     payee_labels: Labels = ()
     customer_labels: Labels = ()
     payee_blocked: bool = False
@@ -120,6 +121,12 @@ def median_amount(activity: Activity, now: float) -> float:
 def peak_amount(activity: Activity, now: float, span: float) -> float:
     start = bisect_left(activity, (now - span, -math.inf))
     return max((amount for _, amount in activity[start:]), default=0.0)
+
+
+def same_amount_count(activity: Activity, now: float, amount: float) -> int:
+    """Payments of exactly ``amount`` within the last hour (the same payment again, S4)."""
+    start = bisect_left(activity, (now - HOUR, -math.inf))
+    return sum(1 for _, earlier in activity[start:] if earlier == amount)
 
 
 def label_counts(labels: Labels, now: float, span: float) -> tuple[int, int]:
@@ -180,6 +187,8 @@ def features_of(event: Observation, snapshot: Snapshot) -> dict[str, float]:
     values["since_security_change"] = since(snapshot.last_security_change, now)
     values["since_new_service"] = since(snapshot.last_new_service, now)
     values["since_new_device"] = since(snapshot.last_new_device, now)
+    values["since_registration"] = since(snapshot.registered, now)
+    values["pair_same_amount_1h"] = same_amount_count(snapshot.customer_payee, now, event.amount)
 
     payee_frauds, payee_labelled = label_counts(snapshot.payee_labels, now, PAYEE_FRAUD_WINDOW)
     values["payee_known_frauds"] = payee_frauds

@@ -101,6 +101,7 @@ class MemoryStore:
             last_security_change=customer.marks.get("security_change"),
             last_new_service=customer.marks.get("new_service"),
             last_new_device=customer.marks.get("new_device"),
+            registered=customer.marks.get("registration"),
             customer_labels=customer.labels,
         )
         if event.payee is not None:
@@ -129,8 +130,8 @@ class MemoryStore:
             customer.marks["security_change"] = event.at
         if event.kind == "new_service":
             customer.marks["new_service"] = event.at
-        if event.kind == "new_device":
-            customer.marks["new_device"] = event.at
+        if event.kind in ("new_device", "registration"):
+            customer.marks[event.kind] = event.at
         if event.device is not None:
             customer.devices.add(event.device)
         if event.ip is not None:
