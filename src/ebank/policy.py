@@ -145,6 +145,21 @@ class ChannelPolicy(_Section):
         return self
 
 
+class RiskPolicy(_Section):
+    """How the real-time engine turns a model score into an outcome, and which rules it runs."""
+
+    rules: str = Field(default="starter", pattern=r"^[a-z0-9_-]+$")  # policies/rules/<name>.yaml
+    challenge_score: float = Field(default=0.3, gt=0, le=1)
+    hold_score: float = Field(default=0.7, gt=0, le=1)
+    block_score: float = Field(default=0.95, gt=0, le=1)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> RiskPolicy:
+        if not self.challenge_score <= self.hold_score <= self.block_score:
+            raise ValueError("score bands rise: challenge ≤ hold ≤ block")
+        return self
+
+
 class Policy(_Section):
     profile: str
     name: str
@@ -154,6 +169,7 @@ class Policy(_Section):
     staff: StaffPolicy = Field(default_factory=StaffPolicy)
     customer_auth: CustomerAuthPolicy = Field(default_factory=CustomerAuthPolicy)
     channels: ChannelPolicy
+    risk: RiskPolicy = Field(default_factory=RiskPolicy)
 
     @model_validator(mode="after")
     def _check(self) -> Policy:

@@ -30,7 +30,41 @@ CUSTOMER_FRAUD_WINDOW = 14 * DAY
 LOCAL_TIME = timezone(timedelta(hours=8))  # night and weekend are the customer's, in China
 NEVER = -1.0  # "no such moment" for time-since features: trees split it off cleanly
 
-Activity = Sequence[tuple[float, float]]  # (time, amount), oldest first
+
+class Spend(NamedTuple):
+    """One payment in an activity, with the running totals that make window sums O(log n)."""
+
+    at: float
+    amount: float
+    total: float = 0.0  # of the amounts up to and including this one
+    squares: float = 0.0  # of their squares
+
+
+Activity = Sequence[Spend]  # oldest first
+
+
+def spend_after(activity: Activity, at: float, amount: float) -> Spend:
+    """The entry that follows ``activity`` (its running totals continue the last one's)."""
+    last = activity[-1] if activity else None
+    if last is None:
+        return Spend(at, amount, amount, amount * amount)
+    return Spend(at, amount, last.total + amount, last.squares + amount * amount)
+
+
+def _window(activity: Activity, now: float, span: float) -> int:
+    return bisect_left(activity, (now - span, -math.inf))
+
+
+def _totals(activity: Activity, start: int) -> tuple[int, float, float]:
+    """Count, sum and sum of squares of the entries from ``start`` on."""
+    if start >= len(activity):
+        return 0, 0.0, 0.0
+    first, last = activity[start], activity[-1]
+    total = last.total - (first.total - first.amount)
+    squares = last.squares - (first.squares - first.amount * first.amount)
+    return len(activity) - start, total, squares
+
+
 # A fraud is explained by its card — stolen, not the payee compromised — when its amount was far
 # above the card's usual (a thief spends big) or the card was defrauded elsewhere around then.
 EXPLAINED_RATIO = 2.0
@@ -93,25 +127,23 @@ class Snapshot:
 
 
 def window_count_sum(activity: Activity, now: float, span: float) -> tuple[int, float]:
-    start = bisect_left(activity, (now - span, -math.inf))
-    count = len(activity) - start
-    return count, sum(amount for _, amount in activity[start:])
+    count, total, _ = _totals(activity, _window(activity, now, span))
+    return count, total
 
 
 def amount_profile(activity: Activity, now: float) -> tuple[float, float, float]:
     """Mean, standard deviation and maximum of the amounts within retention (0s when none)."""
-    start = bisect_left(activity, (now - RETENTION, -math.inf))
-    amounts = [amount for _, amount in activity[start:]]
-    if not amounts:
+    start = _window(activity, now, RETENTION)
+    count, total, squares = _totals(activity, start)
+    if not count:
         return 0.0, 0.0, 0.0
-    mean = sum(amounts) / len(amounts)
-    variance = sum((a - mean) ** 2 for a in amounts) / len(amounts)
-    return mean, math.sqrt(variance), max(amounts)
+    mean = total / count
+    variance = max(squares / count - mean * mean, 0.0)
+    return mean, math.sqrt(variance), max(spend.amount for spend in activity[start:])
 
 
 def median_amount(activity: Activity, now: float) -> float:
-    start = bisect_left(activity, (now - RETENTION, -math.inf))
-    amounts = sorted(amount for _, amount in activity[start:])
+    amounts = sorted(spend.amount for spend in activity[_window(activity, now, RETENTION) :])
     if not amounts:
         return 0.0
     middle = len(amounts) // 2
@@ -119,14 +151,12 @@ def median_amount(activity: Activity, now: float) -> float:
 
 
 def peak_amount(activity: Activity, now: float, span: float) -> float:
-    start = bisect_left(activity, (now - span, -math.inf))
-    return max((amount for _, amount in activity[start:]), default=0.0)
+    return max((spend.amount for spend in activity[_window(activity, now, span) :]), default=0.0)
 
 
 def same_amount_count(activity: Activity, now: float, amount: float) -> int:
     """Payments of exactly ``amount`` within the last hour (the same payment again, S4)."""
-    start = bisect_left(activity, (now - HOUR, -math.inf))
-    return sum(1 for _, earlier in activity[start:] if earlier == amount)
+    return sum(1 for spend in activity[_window(activity, now, HOUR) :] if spend.amount == amount)
 
 
 def label_counts(labels: Labels, now: float, span: float) -> tuple[int, int]:

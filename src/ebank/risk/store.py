@@ -22,8 +22,10 @@ from ebank.risk.features import (
     Label,
     Observation,
     Snapshot,
+    Spend,
     features_of,
     median_amount,
+    spend_after,
 )
 
 SECURITY_CHANGES = frozenset(
@@ -53,7 +55,7 @@ class FeatureStore(Protocol):
 
 @dataclass
 class _Customer:
-    activity: list[tuple[float, float]] = field(default_factory=list)
+    activity: list[Spend] = field(default_factory=list)
     payees: set[str] = field(default_factory=set)
     devices: set[str] = field(default_factory=set)
     ips: set[str] = field(default_factory=set)
@@ -62,12 +64,10 @@ class _Customer:
     labels: list[Label] = field(default_factory=list)
 
 
-def _append(
-    activity: list[tuple[float, float]], entry: tuple[float, float], horizon: float
-) -> None:
-    if activity and activity[0][0] < horizon:
-        _forget_before(activity, horizon)
-    activity.append(entry)
+def _append(activity: list[Spend], event: Observation) -> None:
+    if activity and activity[0].at < event.at - RETENTION:
+        _forget_before(activity, event.at - RETENTION)
+    activity.append(spend_after(activity, event.at, event.amount))
 
 
 def _forget_before(entries: list[Any], horizon: float) -> None:
@@ -82,10 +82,10 @@ class MemoryStore:
 
     def __init__(self) -> None:
         self._customers: defaultdict[str, _Customer] = defaultdict(_Customer)
-        self._payees: defaultdict[str, list[tuple[float, float]]] = defaultdict(list)
-        self._devices: defaultdict[str, list[tuple[float, float]]] = defaultdict(list)
-        self._ips: defaultdict[str, list[tuple[float, float]]] = defaultdict(list)
-        self._pairs: defaultdict[tuple[str, str], list[tuple[float, float]]] = defaultdict(list)
+        self._payees: defaultdict[str, list[Spend]] = defaultdict(list)
+        self._devices: defaultdict[str, list[Spend]] = defaultdict(list)
+        self._ips: defaultdict[str, list[Spend]] = defaultdict(list)
+        self._pairs: defaultdict[tuple[str, str], list[Spend]] = defaultdict(list)
         self._payee_labels: defaultdict[str, list[Label]] = defaultdict(list)
 
     def snapshot(self, event: Observation) -> Snapshot:
@@ -115,9 +115,7 @@ class MemoryStore:
         return snapshot
 
     @staticmethod
-    def _kept(
-        table: defaultdict[K, list[tuple[float, float]]], key: K, now: float
-    ) -> list[tuple[float, float]]:
+    def _kept(table: defaultdict[K, list[Spend]], key: K, now: float) -> list[Spend]:
         activity = table.get(key)
         if activity is None:
             return []
@@ -140,17 +138,15 @@ class MemoryStore:
             customer.channels.add(event.channel)
         if event.kind not in SPENDING:
             return
-        entry = (event.at, event.amount)
-        horizon = event.at - RETENTION
-        _append(customer.activity, entry, horizon)
+        _append(customer.activity, event)
         if event.payee is not None:
             customer.payees.add(event.payee)
-            _append(self._payees[event.payee], entry, horizon)
-            _append(self._pairs[(event.customer, event.payee)], entry, horizon)
+            _append(self._payees[event.payee], event)
+            _append(self._pairs[(event.customer, event.payee)], event)
         if event.device is not None:
-            _append(self._devices[event.device], entry, horizon)
+            _append(self._devices[event.device], event)
         if event.ip is not None:
-            _append(self._ips[event.ip], entry, horizon)
+            _append(self._ips[event.ip], event)
 
     def label(
         self, customer: str, payee: str | None, at: float, fraud: bool, amount: float | None = None

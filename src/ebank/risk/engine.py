@@ -1,0 +1,112 @@
+"""The real-time engine behind ``risk.assess(event)``: features, rules, model, one decision.
+
+For each event: its features from the feature store (:func:`ebank.risk.store.observe`, which
+also records it), the live rules that match, the model's score placed in the policy's bands; the
+decision is the most severe of them, with every reason that led there. Shadow rules are evaluated
+and reported but decide nothing.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+from ebank.policy import RiskPolicy
+from ebank.risk.assessment import Decision, Outcome, Reason, RiskEvent
+from ebank.risk.features import Observation
+from ebank.risk.model import RiskModel
+from ebank.risk.rules import RuleSet
+from ebank.risk.store import FeatureStore, observe
+
+SEVERITY = {Outcome.ALLOW: 0, Outcome.CHALLENGE: 1, Outcome.HOLD: 2, Outcome.BLOCK: 3}
+MODEL_REASON = Reason("model_score", "The transaction resembles confirmed fraud.")
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """A decision with what the analyst needs to understand it."""
+
+    decision: Decision
+    features: dict[str, float]
+    rules: tuple[str, ...]  # live rules that matched
+    shadow_rules: tuple[str, ...] = ()
+    reason_texts: dict[str, dict[str, str]] = field(default_factory=dict)  # code → language → text
+
+
+def observation_of(event: RiskEvent) -> Observation:
+    return Observation(
+        id="",
+        kind=event.kind.value,
+        customer=str(event.customer_id),
+        at=event.at.timestamp(),
+        amount=float(event.amount or 0),
+        payee=event.payee_key,
+        device=None if event.device_id is None else str(event.device_id),
+        ip=event.ip,
+        channel=event.channel,
+        balance_before=None if event.balance_before is None else float(event.balance_before),
+    )
+
+
+def model_outcome(score: float, policy: RiskPolicy) -> Outcome:
+    if score >= policy.block_score:
+        return Outcome.BLOCK
+    if score >= policy.hold_score:
+        return Outcome.HOLD
+    if score >= policy.challenge_score:
+        return Outcome.CHALLENGE
+    return Outcome.ALLOW
+
+
+class RiskEngine:
+    def __init__(
+        self,
+        store: FeatureStore,
+        rules: RuleSet,
+        policy: RiskPolicy,
+        *,
+        model: RiskModel | None = None,
+        shadow: RuleSet | None = None,
+    ) -> None:
+        self.store = store
+        self.rules = rules
+        self.shadow = shadow or RuleSet(())
+        self.policy = policy
+        self.model = model
+        # One event of a customer at a time: its features must see the one before it.
+        self._lock = threading.Lock()
+
+    def assess(self, event: RiskEvent) -> Decision:
+        return self.examine(event).decision
+
+    def examine(self, event: RiskEvent) -> Assessment:
+        observation = observation_of(event)
+        with self._lock:
+            features = observe(self.store, observation)
+        values: dict[str, float | str | None] = {
+            **features,
+            "kind": observation.kind,
+            "channel": observation.channel,
+        }
+        matched = self.rules.matching(values)
+        outcome = Outcome.ALLOW
+        reasons: list[Reason] = []
+        texts: dict[str, dict[str, str]] = {}
+        for rule in matched:
+            outcome = max(outcome, rule.outcome, key=SEVERITY.__getitem__)
+            reasons.append(Reason(rule.id, rule.reasons["en"]))
+            texts[rule.id] = dict(rule.reasons)
+        score = None
+        if self.model is not None and observation.kind == "payment":
+            score = self.model.score(features)
+            scored = model_outcome(score, self.policy)
+            if scored is not Outcome.ALLOW:
+                outcome = max(outcome, scored, key=SEVERITY.__getitem__)
+                reasons.append(MODEL_REASON)
+        return Assessment(
+            decision=Decision(outcome, tuple(reasons), score),
+            features=features,
+            rules=tuple(rule.id for rule in matched),
+            shadow_rules=tuple(rule.id for rule in self.shadow.matching(values)),
+            reason_texts=texts,
+        )
