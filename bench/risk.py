@@ -3,10 +3,11 @@
 A synthetic bank (customers paying payees for 60 days, stolen cards and a compromised payee among
 them) trains the model through the backtest's own path (:mod:`ebank.risk.backtest`); the engine
 is then warmed with that history and measured, one decision at a time, on payments it has not
-seen. The last line printed is one JSON object:
-``{"memory": {"decisions_per_s", "p50_ms", "p99_ms"}, ...}``.
+seen — once with the in-process store, once with the Redis store (``--redis-url``, default the
+local Redis; the benchmark's keys are deleted afterwards). The last line printed is one JSON
+object: ``{"memory": {"decisions_per_s", "p50_ms", "p99_ms"}, "redis": {...}}``.
 
-    python bench/risk.py [--decisions N] [--customers N]
+    python bench/risk.py [--decisions N] [--customers N] [--redis-url URL]
 """
 
 from __future__ import annotations
@@ -15,21 +16,26 @@ import argparse
 import csv
 import gzip
 import json
+import os
 import random
 import statistics
 import sys
 import tempfile
 import time
+import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from ebank.config import PROJECT_ROOT
+from ebank.app import tune_collector
+from ebank.config import PROJECT_ROOT, Settings
 from ebank.policy import load_policy_file
 from ebank.risk import backtest
 from ebank.risk.assessment import EventKind, RiskEvent
-from ebank.risk.engine import RiskEngine
+from ebank.risk.engine import RiskEngine, observation_of
+from ebank.risk.redis_store import RedisStore
 from ebank.risk.rules import parse_rule_set
-from ebank.risk.store import MemoryStore
+from ebank.risk.store import FeatureStore, MemoryStore
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
 DAYS = 60
@@ -74,7 +80,7 @@ def _event(at: datetime, customer: int, payee: int, amount: float) -> RiskEvent:
 
 
 def _measure(engine: RiskEngine, events: list[RiskEvent]) -> dict[str, float]:
-    latencies = []
+    latencies: list[float] = []
     started = time.perf_counter()
     for event in events:
         began = time.perf_counter()
@@ -93,6 +99,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--customers", type=int, default=2000)
     parser.add_argument("--decisions", type=int, default=20_000)
+    parser.add_argument(
+        "--redis-url", default=os.environ.get("EBANK_REDIS_URL", "redis://127.0.0.1:6379/0")
+    )
     args = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="ebank-bench-risk-"))
@@ -110,9 +119,7 @@ def main() -> int:
         (PROJECT_ROOT / "policies" / "rules" / f"{policy.rules}.yaml").read_text(encoding="utf-8")
     )
     figures: dict[str, object] = {"benchmark": "risk", "rules": len(rules.rules)}
-    engine = RiskEngine(MemoryStore(), rules, policy, model=result.model)
-    for at, customer, payee, amount in history:  # the engine knows the bank's history
-        engine.store.record(engine_observation(at, customer, payee, amount))
+    known = [observation_of(_event(*entry)) for entry in history]
     chance = random.Random(5)
     later = START + timedelta(days=DAYS)
     events = [
@@ -124,16 +131,28 @@ def main() -> int:
         )
         for index in range(args.decisions)
     ]
-    print(f"{args.decisions} decisions…", file=sys.stderr)
-    figures["memory"] = _measure(engine, events)
+    tune_collector(Settings().gc_young_threshold)  # as `ebank serve` runs
+    for name, store in _stores(args.redis_url):
+        engine = RiskEngine(store, rules, policy, model=result.model)
+        print(f"{name}: learning the history, then {args.decisions} decisions…", file=sys.stderr)
+        for observation in known:  # the engine knows the bank's history
+            store.record(observation)
+        figures[name] = _measure(engine, events)
+        if isinstance(store, RedisStore):
+            _clean(store)
     print(json.dumps(figures))
     return 0
 
 
-def engine_observation(at: datetime, customer: int, payee: int, amount: float):  # type: ignore[no-untyped-def]
-    from ebank.risk.engine import observation_of
+def _stores(redis_url: str) -> Iterator[tuple[str, FeatureStore]]:
+    yield "memory", MemoryStore()
+    yield "redis", RedisStore.from_url(redis_url, prefix=f"ebank-bench:{uuid.uuid4().hex[:8]}:")
 
-    return observation_of(_event(at, customer, payee, amount))
+
+def _clean(store: RedisStore) -> None:
+    keys = list(store.redis.scan_iter(match=store.prefix + "*", count=10_000))
+    for start in range(0, len(keys), 10_000):
+        store.redis.delete(*keys[start : start + 10_000])
 
 
 if __name__ == "__main__":

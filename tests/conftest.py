@@ -58,6 +58,21 @@ def _postgres_reachable(url: str) -> str | None:
         return f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
 
 
+def need_redis() -> str:
+    """The Redis URL, or skip (fail when services are required) with the reason."""
+    import redis
+
+    url = os.environ.get("EBANK_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=3).ping()
+    except redis.RedisError as exc:
+        message = f"Redis at {url} is not reachable ({type(exc).__name__})"
+        if services_required():
+            pytest.fail(message + " and EBANK_REQUIRE_SERVICES=1 requires it", pytrace=False)
+        pytest.skip(message)
+    return url
+
+
 def need_postgres() -> str:
     """The PostgreSQL URL, or skip (fail when services are required) with the reason."""
     url = postgres_url()

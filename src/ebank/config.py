@@ -70,6 +70,12 @@ class Settings(BaseSettings):
         le=5000,
         description="How long the courier gathers notifications into one round (codes go at once)",
     )
+    gc_young_threshold: int = Field(
+        default=10_000,
+        ge=100,
+        le=1_000_000,
+        description="Allocations between young-generation collections (Python's default: 700)",
+    )
     rp_id: str = Field(default="localhost", description="WebAuthn relying-party id (the host)")
     rp_origin: str = Field(default="http://localhost:8000", description="WebAuthn origin")
     background_interval_s: float = Field(default=5.0, ge=0, description="0 turns the worker off")

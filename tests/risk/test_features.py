@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 
-from ebank.risk.features import DAY, HOUR, NEVER, Label, Observation, features_of, fraud_run
+from ebank.risk.features import (
+    DAY,
+    HOUR,
+    NEVER,
+    Label,
+    Observation,
+    features_of,
+    fraud_run,
+    local_hour_and_weekday,
+)
 from ebank.risk.store import MemoryStore, observe
 
 START = datetime(2026, 3, 2, 10, 0, tzinfo=UTC).timestamp()  # a Monday, 18:00 in Beijing
@@ -152,3 +163,12 @@ def test_night_and_weekend_are_in_the_customers_time_zone() -> None:
     assert features["hour"] == 2
     assert features["night"] == 1
     assert features["weekend"] == 1
+
+
+def test_local_hour_and_weekday_agree_with_the_calendar_in_beijing() -> None:
+    beijing = ZoneInfo("Asia/Shanghai")
+    chance = random.Random(8)
+    for _ in range(500):
+        moment = chance.uniform(700_000_000, 2_000_000_000)  # no summer time since 1991
+        local = datetime.fromtimestamp(moment, beijing)
+        assert local_hour_and_weekday(moment) == (local.hour, local.weekday())

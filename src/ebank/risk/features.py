@@ -16,7 +16,6 @@ import math
 from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta, timezone
 from typing import NamedTuple
 
 HOUR = 3600.0
@@ -27,7 +26,7 @@ LABEL_RETENTION = 60 * DAY
 # A compromised payee stays compromised for weeks; a leaked card is used for about two.
 PAYEE_FRAUD_WINDOW = 28 * DAY
 CUSTOMER_FRAUD_WINDOW = 14 * DAY
-LOCAL_TIME = timezone(timedelta(hours=8))  # night and weekend are the customer's, in China
+LOCAL_OFFSET = 8 * 3600.0  # night and weekend are the customer's, in China (UTC+8, no DST)
 NEVER = -1.0  # "no such moment" for time-since features: trees split it off cleanly
 
 
@@ -126,9 +125,41 @@ class Snapshot:
     extra: dict[str, float] = field(default_factory=dict)
 
 
-def window_count_sum(activity: Activity, now: float, span: float) -> tuple[int, float]:
-    count, total, _ = _totals(activity, _window(activity, now, span))
-    return count, total
+ENTITIES = ("customer", "payee", "device", "ip", "pair")
+# (count feature, sum feature, span) of each window, per entity: names built once, not per event.
+_WINDOW_KEYS = tuple(
+    tuple(
+        (f"{entity}_count_{name}", f"{entity}_sum_{name}", span) for name, span in WINDOWS.items()
+    )
+    for entity in ENTITIES
+)
+
+
+def _windows_into(
+    values: dict[str, float],
+    activity: Activity,
+    now: float,
+    keys: tuple[tuple[str, str, float], ...],
+) -> None:
+    """Count and sum of the activity in each window (the hottest loop of the engine)."""
+    size = len(activity)
+    last_total = activity[-1].total if size else 0.0
+    for count_key, sum_key, span in keys:
+        start = bisect_left(activity, (now - span, -math.inf))
+        if start >= size:
+            values[count_key] = 0
+            values[sum_key] = 0.0
+            continue
+        first = activity[start]
+        values[count_key] = size - start
+        values[sum_key] = last_total - first.total + first.amount
+
+
+def local_hour_and_weekday(moment: float) -> tuple[int, int]:
+    """The hour and weekday (Monday 0) in the customer's time zone, by arithmetic: faster than
+    building a datetime for every event (the epoch began on a Thursday)."""
+    local = moment + LOCAL_OFFSET
+    return int(local % DAY // HOUR), (int(local // DAY) + 3) % 7
 
 
 def amount_profile(activity: Activity, now: float) -> tuple[float, float, float]:
@@ -178,22 +209,23 @@ def features_of(event: Observation, snapshot: Snapshot) -> dict[str, float]:
     """Every feature of ``event`` given what was known before it (the one definition)."""
     now = event.at
     values: dict[str, float] = {"amount": event.amount}
-    local = datetime.fromtimestamp(now, UTC).astimezone(LOCAL_TIME)
-    values["hour"] = local.hour
-    values["night"] = float(local.hour < 6)
-    values["weekend"] = float(local.weekday() >= 5)
+    hour, weekday = local_hour_and_weekday(now)
+    values["hour"] = hour
+    values["night"] = float(hour < 6)
+    values["weekend"] = float(weekday >= 5)
 
-    for entity, activity in (
-        ("customer", snapshot.customer),
-        ("payee", snapshot.payee),
-        ("device", snapshot.device),
-        ("ip", snapshot.ip),
-        ("pair", snapshot.customer_payee),
+    for keys, activity in zip(
+        _WINDOW_KEYS,
+        (
+            snapshot.customer,
+            snapshot.payee,
+            snapshot.device,
+            snapshot.ip,
+            snapshot.customer_payee,
+        ),
+        strict=True,
     ):
-        for name, span in WINDOWS.items():
-            count, total = window_count_sum(activity, now, span)
-            values[f"{entity}_count_{name}"] = count
-            values[f"{entity}_sum_{name}"] = total
+        _windows_into(values, activity, now, keys)
 
     mean, deviation, largest = amount_profile(snapshot.customer, now)
     values["customer_mean_30d"] = mean

@@ -183,7 +183,6 @@ def _condition(
         problems.append(f"{place}: a condition (all, any, not, or field/op/value)")
         return None
     if set(node) in ({"all"}, {"any"}):
-        combine = all if "all" in node else any
         parts = node.get("all", node.get("any"))
         if not isinstance(parts, list) or not parts:
             problems.append(f"{place}: '{next(iter(node))}' takes a non-empty list")
@@ -194,12 +193,33 @@ def _condition(
         ]
         if any(test is None for test in tests):
             return None
-        checked = [test for test in tests if test is not None]
-        return lambda values: combine(test(values) for test in checked)
+        checked = tuple(test for test in tests if test is not None)
+        return _all_of(checked) if "all" in node else _any_of(checked)
     if set(node) == {"not"}:
         inner = _condition(node["not"], f"{place}.not", problems, fields, depth + 1)
         return None if inner is None else (lambda values: not inner(values))
     return _comparison(node, place, problems, fields)
+
+
+def _all_of(tests: tuple[Test, ...]) -> Test:
+    # Plain loops, not all()/any() over a generator: rules run on every payment.
+    def test(values: Values) -> bool:
+        for part in tests:  # noqa: SIM110
+            if not part(values):
+                return False
+        return True
+
+    return test
+
+
+def _any_of(tests: tuple[Test, ...]) -> Test:
+    def test(values: Values) -> bool:
+        for part in tests:  # noqa: SIM110
+            if part(values):
+                return True
+        return False
+
+    return test
 
 
 def _comparison(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from bisect import bisect_left, insort
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
@@ -19,6 +20,7 @@ from ebank.risk.features import (
     LABEL_RETENTION,
     NEVER,
     RETENTION,
+    Activity,
     Label,
     Observation,
     Snapshot,
@@ -70,6 +72,12 @@ def _append(activity: list[Spend], event: Observation) -> None:
     activity.append(spend_after(activity, event.at, event.amount))
 
 
+def _recent(labels: list[Label], horizon: float) -> list[Label]:
+    """The labels from ``horizon`` on (older ones dropped: no feature looks further back)."""
+    _forget_before(labels, horizon)
+    return labels
+
+
 def _forget_before(entries: list[Any], horizon: float) -> None:
     """Drop the entries older than ``horizon`` (entries are in time order)."""
     cut = bisect_left(entries, (horizon, -math.inf))
@@ -102,12 +110,14 @@ class MemoryStore:
             last_new_service=customer.marks.get("new_service"),
             last_new_device=customer.marks.get("new_device"),
             registered=customer.marks.get("registration"),
-            customer_labels=customer.labels,
+            customer_labels=_recent(customer.labels, now - LABEL_RETENTION),
         )
         if event.payee is not None:
             snapshot.payee = self._kept(self._payees, event.payee, now)
             snapshot.customer_payee = self._kept(self._pairs, (event.customer, event.payee), now)
-            snapshot.payee_labels = self._payee_labels.get(event.payee, ())
+            snapshot.payee_labels = _recent(
+                self._payee_labels.get(event.payee, []), now - LABEL_RETENTION
+            )
         if event.device is not None:
             snapshot.device = self._kept(self._devices, event.device, now)
         if event.ip is not None:
@@ -153,15 +163,7 @@ class MemoryStore:
     ) -> None:
         """A confirmed outcome of the customer's payment at ``at`` (of ``amount``, when known)."""
         payer = self._customers[customer]
-        median = median_amount(payer.activity, at)
-        ratio = amount / median if amount is not None and median > 0 else NEVER
-        mark = Label(
-            at,
-            int(fraud),
-            NEVER if amount is None else amount,
-            ratio,
-            card_frauds=_frauds_near(payer.labels, at),
-        )
+        mark = label_of(payer.activity, payer.labels, at, fraud, amount)
         owner = payer.labels
         insort(owner, mark)
         _forget_before(owner, at - LABEL_RETENTION)
@@ -171,7 +173,22 @@ class MemoryStore:
             _forget_before(labels, at - LABEL_RETENTION)
 
 
-def _frauds_near(labels: list[Label], at: float) -> int:
+def label_of(
+    activity: Activity, labels: Sequence[Label], at: float, fraud: bool, amount: float | None
+) -> Label:
+    """A label as the store keeps it: with how unusual its amount was for the card, and how
+    many other frauds the card had around then (what explains a fraud by its card)."""
+    median = median_amount(activity, at)
+    return Label(
+        at,
+        int(fraud),
+        NEVER if amount is None else amount,
+        amount / median if amount is not None and median > 0 else NEVER,
+        card_frauds=_frauds_near(labels, at),
+    )
+
+
+def _frauds_near(labels: Sequence[Label], at: float) -> int:
     """Known frauds of a card within two weeks either side of ``at``."""
     start = bisect_left(labels, Label(at - CUSTOMER_FRAUD_WINDOW, -1))
     return sum(
