@@ -197,3 +197,31 @@ def test_s7_the_first_large_transfer_of_a_fresh_registration_is_held_but_not_a_y
 
     assert "fresh_registration_first_transfers" in matched(fresh, transfer)
     assert "fresh_registration_first_transfers" not in matched(settled, transfer)
+
+
+def test_s3_a_new_device_and_a_password_change_then_a_large_transfer_is_held() -> None:
+    store = MemoryStore()
+    observe(store, event("payment", START - 30 * DAY, amount=20_000, payee="shop", device="phone"))
+    observe(store, event("new_device", START - 2 * HOUR, device="trojan-phone"))
+    observe(store, event("password_change", START - HOUR, device="trojan-phone"))
+
+    large = matched(
+        store, event("payment", START, amount=800_000, payee="p1", device="trojan-phone")
+    )
+    modest = matched(store, event("payment", START + 60, amount=200_000, payee="p2"))
+    small = matched(store, event("payment", START + 120, amount=2_000, payee="p3"))
+
+    assert {"security_change_then_transfer", "security_change_new_device_large_transfer"} <= large
+    assert modest == {"security_change_then_transfer"}  # stepped up, not held
+    assert small == set()
+
+
+def test_s3_without_a_new_device_a_large_transfer_after_a_password_change_is_only_stepped_up() -> (
+    None
+):
+    store = MemoryStore()
+    observe(store, event("password_change", START - HOUR, device="phone"))
+
+    assert matched(store, event("payment", START, amount=800_000, payee="p1", device="phone")) == {
+        "security_change_then_transfer"
+    }
