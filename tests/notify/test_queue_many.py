@@ -5,8 +5,6 @@ like a single ``queue``; an unknown customer is refused; no notes write nothing.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +12,6 @@ import pytest
 from sqlalchemy import event, func, select
 
 from ebank.common.errors import NotFound
-from ebank.common.i18n import current_locale
 from ebank.customers.service import MOBILE_PURPOSE
 from ebank.notify import service as notify
 from ebank.notify.models import Notification
@@ -22,6 +19,7 @@ from ebank.notify.service import Note
 from ebank.runtime import Runtime
 from tests.conftest import START
 from tests.factories import individual, mobile
+from tests.notify.test_outbox import reading_in
 
 PAYMENT: dict[str, Any] = {
     "amount": 123_456,
@@ -42,16 +40,6 @@ LOGIN_CODE_EN = (
 )
 NEW_DEVICE_ZH = "您的电子银行在新设备上登录：Pixel 9。如非本人操作，请立即致电本行。"
 LOGIN_CODE = {"code": "480213", "minutes": 5}
-
-
-@contextmanager
-def reading_in(locale: str) -> Iterator[None]:
-    """The language of the request that queues (set by the web edge from Accept-Language)."""
-    token = current_locale.set(locale)
-    try:
-        yield
-    finally:
-        current_locale.reset(token)
 
 
 def queue_many(rt: Runtime, notes: list[Note]) -> list[int]:
