@@ -62,7 +62,7 @@ class RiskModel:
             values = self._pick(row)
         except KeyError:  # a model trained on features this engine no longer computes
             values = tuple(row.get(name, 0.0) for name in self.features)
-        return self._single_row().predict(np.array(values, dtype=np.float64))
+        return self._single_row().predict(values)
 
     @property
     def _pick(self) -> Callable[[Mapping[str, float]], tuple[float, ...]]:
@@ -130,22 +130,22 @@ class _SingleRowPredictor:
                 ctypes.byref(self._config),
             )
         )
+        # The row and the result live in buffers made once; each call only fills the row.
+        self._row = np.zeros(columns, dtype=np.float64)
         self._out = np.zeros(1, dtype=np.float64)
-        self._out_pointer = self._out.ctypes.data_as(ctypes.POINTER(ctypes.c_double))
-        self._length = ctypes.c_int64()
+        self._arguments = (
+            self._config,
+            self._row.ctypes.data_as(ctypes.c_void_p),
+            ctypes.byref(ctypes.c_int64()),
+            self._out.ctypes.data_as(ctypes.POINTER(ctypes.c_double)),
+        )
+        self._predict = _lightgbm._LIB.LGBM_BoosterPredictForMatSingleRowFast
         self._lock = threading.Lock()
 
-    def predict(self, vector: np.ndarray) -> float:
-        row = np.ascontiguousarray(vector, dtype=np.float64)
+    def predict(self, values: Sequence[float]) -> float:
         with self._lock:
-            _lightgbm._safe_call(
-                _lightgbm._LIB.LGBM_BoosterPredictForMatSingleRowFast(
-                    self._config,
-                    row.ctypes.data_as(ctypes.c_void_p),
-                    ctypes.byref(self._length),
-                    self._out_pointer,
-                )
-            )
+            self._row[:] = values
+            _lightgbm._safe_call(self._predict(*self._arguments))
             return float(self._out[0])
 
     def __del__(self) -> None:
