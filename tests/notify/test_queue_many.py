@@ -19,15 +19,8 @@ from ebank.notify.service import Note
 from ebank.runtime import Runtime
 from tests.conftest import START
 from tests.factories import individual, mobile
-from tests.notify.test_outbox import reading_in
+from tests.notify.test_outbox import PAYMENT, reading_in
 
-PAYMENT: dict[str, Any] = {
-    "amount": 123_456,
-    "currency": "CNY",
-    "payee": "ACME Trading",
-    "payee_account": "6222****1234",
-    "from_account": "6217****0001",
-}
 PAYMENT_EN = (
     "You paid CN¥1,234.56 from account 6217****0001 to ACME Trading (account 6222****1234). "
     "If this was not you, call the bank at once."
