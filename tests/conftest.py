@@ -28,6 +28,7 @@ from ebank.config import PROJECT_ROOT, Settings
 from ebank.db import Database, normalize_url
 from ebank.ledger.service import ensure_internal_accounts
 from ebank.migrate import upgrade
+from ebank.risk.assessment import PermissiveAssessor
 from ebank.runtime import Runtime, build_runtime
 from ebank.schema import metadata
 from ebank.staff.permissions import Role
@@ -165,6 +166,13 @@ def rt(database_url: str, tmp_path: Path, clock: ManualClock) -> Iterator[Runtim
 
 
 @pytest.fixture
+def permissive_risk(rt: Runtime) -> None:
+    """For tests about something else than risk whose customers were registered a moment ago:
+    the live engine would hold their first large transfers (scenario S7, tests/risk)."""
+    rt.risk = PermissiveAssessor()
+
+
+@pytest.fixture
 def client(rt: Runtime) -> Iterator[TestClient]:
     with TestClient(create_app(rt)) as test_client:
         yield test_client
@@ -183,18 +191,21 @@ class StaffLogins:
 
     def __post_init__(self) -> None:
         self._tokens: dict[Role, str] = {}
+        self._created: set[Role] = set()
 
     def token(self, role: Role) -> str:
         if role not in self._tokens:
             username = f"{role.value.replace('_', '')}1"
-            create_staff(
-                self.rt,
-                Actor("system", "test", None),
-                username=username,
-                display_name=f"Test {role.value}",
-                role=role,
-                password=STAFF_PASSWORD,
-            )
+            if role not in self._created:
+                create_staff(
+                    self.rt,
+                    Actor("system", "test", None),
+                    username=username,
+                    display_name=f"Test {role.value}",
+                    role=role,
+                    password=STAFF_PASSWORD,
+                )
+                self._created.add(role)
             response = self.client.post(
                 "/api/v1/staff/sessions", json={"username": username, "password": STAFF_PASSWORD}
             )
@@ -204,6 +215,16 @@ class StaffLogins:
 
     def headers(self, role: Role, locale: str = "en") -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token(role)}", "Accept-Language": locale}
+
+    def restarted(self, rt: Runtime, client: TestClient) -> StaffLogins:
+        """The same staff users, logging in to a restarted bank."""
+        again = StaffLogins(rt, client)
+        again._created = set(self._created)
+        return again
+
+    def log_in_again(self) -> None:
+        """After the clock moved past the sessions' lifetime."""
+        self._tokens.clear()
 
 
 @pytest.fixture

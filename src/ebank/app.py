@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import logging
 import threading
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -13,22 +14,25 @@ from fastapi import APIRouter, FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from ebank import __version__
+from ebank.common.actor import SYSTEM
 from ebank.runtime import Runtime, build_runtime
 from ebank.web import problems
 from ebank.web.middleware import BodyLimitMiddleware, LocaleMiddleware
 
 log = logging.getLogger(__name__)
 API_PREFIX = "/api/v1"
+RETRAIN_CHECK_S = 3600.0  # how often the worker asks whether a model is due (policy: risk)
 
 
 class BackgroundWorker:
-    """Periodic housekeeping in the app process: expire holds, retry undelivered notifications;
-    optionally let the simulated counterparty bank settle queued inter-bank payments."""
+    """Periodic housekeeping in the app process: train a candidate risk model when one is due,
+    expire holds, retry undelivered notifications; optionally let the simulated counterparty bank settle queued inter-bank payments."""
 
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="ebank-worker", daemon=True)
+        self._next_retrain_check = 0.0
 
     def start(self) -> None:
         if self.rt.settings.background_interval_s > 0:
@@ -45,6 +49,7 @@ class BackgroundWorker:
 
         while not self._stop.wait(self.rt.settings.background_interval_s):
             try:
+                self._retrain_if_due()
                 expire_due_holds(self.rt)
                 self.rt.courier.flush()  # what could not be sent right after its commit
                 if self.rt.settings.simulate_counterparty:
@@ -53,6 +58,13 @@ class BackgroundWorker:
                     send_recalls(self.rt, counterparty)
             except Exception as exc:  # keep the worker alive; the next round retries
                 log.error("background work failed: %s", type(exc).__name__)
+
+    def _retrain_if_due(self) -> None:
+        from ebank.risk.configuration import retrain_if_due
+
+        if time.monotonic() >= self._next_retrain_check:
+            self._next_retrain_check = time.monotonic() + RETRAIN_CHECK_S
+            retrain_if_due(self.rt, SYSTEM)
 
 
 def tune_collector(young_threshold: int) -> None:
@@ -109,6 +121,7 @@ def api_routers() -> list[APIRouter]:
     from ebank.customers import api as customers_api
     from ebank.ledger import api as ledger_api
     from ebank.notify import api as notify_api
+    from ebank.risk import api as risk_api
     from ebank.staff import api as staff_api
     from ebank.web import api as web_api
 
@@ -121,6 +134,7 @@ def api_routers() -> list[APIRouter]:
         ledger_api,
         customers_api,
         staff_api,
+        risk_api,
         audit_api,
     )
     return [m.router for m in modules]

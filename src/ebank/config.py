@@ -76,6 +76,14 @@ class Settings(BaseSettings):
         le=1_000_000,
         description="Allocations between young-generation collections (Python's default: 700)",
     )
+    risk_store_url: str | None = Field(
+        default=None,
+        description="Redis URL of the risk feature store shared by processes (none: in memory, "
+        "rebuilt from the event log on start)",
+    )
+    risk_reload_s: float = Field(
+        default=5.0, ge=0, description="How often a process looks for a new live rule set or model"
+    )
     rp_id: str = Field(default="localhost", description="WebAuthn relying-party id (the host)")
     rp_origin: str = Field(default="http://localhost:8000", description="WebAuthn origin")
     background_interval_s: float = Field(default=5.0, ge=0, description="0 turns the worker off")

@@ -152,6 +152,9 @@ class RiskPolicy(_Section):
     challenge_score: float = Field(default=0.3, gt=0, le=1)
     hold_score: float = Field(default=0.7, gt=0, le=1)
     block_score: float = Field(default=0.95, gt=0, le=1)
+    retrain_days: int = Field(default=7, ge=0, le=366)  # 0: no scheduled retraining
+    training_days: int = Field(default=28, ge=7, le=366)
+    label_delay_days: int = Field(default=7, ge=0, le=90)  # how late confirmed frauds arrive
 
     @model_validator(mode="after")
     def _ordered(self) -> RiskPolicy:

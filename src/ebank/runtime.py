@@ -37,7 +37,7 @@ class Runtime:
     clock: Clock
     policy: Policy
     cipher: FieldCipher
-    risk: RiskAssessor = field(default_factory=PermissiveAssessor)
+    risk: RiskAssessor = field(default_factory=PermissiveAssessor)  # build_runtime: the engine
     _workers: dict[type[Any], Worker] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -91,10 +91,14 @@ def build_runtime(settings: Settings | None = None, clock: Clock | None = None) 
     from ebank.auth import passwords
 
     passwords.configure(time_cost=settings.argon2_time_cost, memory_kib=settings.argon2_memory_kib)
-    return Runtime(
+    from ebank.risk.live import LiveRiskEngine
+
+    runtime = Runtime(
         settings=settings,
         db=Database(settings.database_url),
         clock=clock or SystemClock(),
         policy=load_policy(settings.policy_dir, settings.policy_profile),
         cipher=load_cipher(settings),
     )
+    runtime.risk = LiveRiskEngine(runtime)
+    return runtime

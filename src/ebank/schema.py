@@ -7,6 +7,7 @@ from ebank.customers import models as customer_models
 from ebank.db import Base
 from ebank.ledger import models as ledger_models
 from ebank.notify import models as notify_models
+from ebank.risk import models as risk_models
 from ebank.staff import models as staff_models
 
 metadata = Base.metadata
@@ -19,5 +20,6 @@ __all__ = [
     "ledger_models",
     "metadata",
     "notify_models",
+    "risk_models",
     "staff_models",
 ]

@@ -182,7 +182,7 @@ def authorise_with_sms(
 
 
 class RecordingAssessor:
-    """Allows everything, like the default hook, and remembers what it was shown."""
+    """Gives one outcome (allow unless told otherwise) and remembers what it was shown."""
 
     def __init__(self, outcome: Outcome = Outcome.ALLOW) -> None:
         self.events: list[RiskEvent] = []

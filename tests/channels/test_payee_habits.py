@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from fastapi.testclient import TestClient
 from tests.channels.keyed_payments import KeyHolder, draft, key_holder, pay
 from tests.conftest import StaffLogins
@@ -30,6 +31,7 @@ def payee_hash(rt: Runtime, payee: KeyHolder) -> str:
     return rt.cipher.lookup_hash(payee.customer.card_number, purpose=PAYEE_ACCOUNT_PURPOSE)
 
 
+@pytest.mark.usefixtures("permissive_risk")
 def test_only_the_last_payments_to_a_payee_make_the_habit(
     rt: Runtime, client: TestClient, staff: StaffLogins, clock: ManualClock
 ) -> None:

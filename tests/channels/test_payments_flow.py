@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from fastapi.testclient import TestClient
 from tests.channels.banking import (
     API,
@@ -24,6 +25,7 @@ from ebank.ledger.service import get_account
 from ebank.runtime import Runtime
 
 
+@pytest.mark.usefixtures("permissive_risk")
 def test_paying_a_new_payee_confirms_challenges_executes_and_notifies(
     rt: Runtime, client: TestClient, staff: StaffLogins
 ) -> None:
@@ -67,6 +69,7 @@ def test_paying_a_new_payee_confirms_challenges_executes_and_notifies(
     assert get_account(rt, payer.account_id).balance == 1_500_000
 
 
+@pytest.mark.usefixtures("permissive_risk")
 def test_a_changed_amount_invalidates_the_code_dynamic_linking(
     rt: Runtime, client: TestClient, staff: StaffLogins, clock: ManualClock
 ) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from fastapi.testclient import TestClient
 from tests.channels.banking import (
     API,
@@ -163,6 +164,7 @@ def test_s6_an_amount_far_above_habit_asks_again_then_a_recall_holds_it_at_the_p
     assert any("hold" in m["text"] for m in sms_messages(rt, landlord.mobile))
 
 
+@pytest.mark.usefixtures("permissive_risk")
 def test_s6_a_recall_to_another_bank_goes_out_through_clearing(
     rt: Runtime, client: TestClient, staff: StaffLogins
 ) -> None:
@@ -287,6 +289,7 @@ def test_a_wrong_pin_three_times_locks_self_registration(
     assert last_code  # the helper module is shared with the other scenario tests
 
 
+@pytest.mark.usefixtures("permissive_risk")
 def test_s6_a_recall_of_a_settled_payment_goes_to_the_counterparty(
     rt: Runtime, client: TestClient, staff: StaffLogins
 ) -> None:

@@ -7,6 +7,7 @@ import base64
 import uuid
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from tests.channels.banking import (
     API,
@@ -63,6 +64,7 @@ def _sign(key: SoftUsbKey, payment: dict[str, Any]) -> str:
     return base64.b64encode(key.sign(payload)).decode()
 
 
+@pytest.mark.usefixtures("permissive_risk")
 def test_a_usb_key_signature_with_the_transaction_password_reaches_the_contract_limit(
     rt: Runtime, client: TestClient, staff: StaffLogins
 ) -> None:

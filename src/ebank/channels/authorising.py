@@ -59,6 +59,7 @@ from ebank.ledger.posting import TransferKind, TransferRequest, TransferResult
 from ebank.ledger.writer import post_batch
 from ebank.notify import service as notify
 from ebank.notify.service import Note
+from ebank.risk import service as risk_alerts
 from ebank.risk.assessment import Outcome as Risk
 from ebank.runtime import Runtime
 
@@ -396,6 +397,7 @@ def _execute(
             entries.append(_audit_entry(e))
         sent = [(e.outbound, outcome[e.row.id]) for e in posted if e.outbound is not None]
         clearing.queue_outbound(conn, rt, sent)
+        risk_alerts.queue_alerts(conn, [e.row for e in executions], now)
         known.write_back(conn)  # before the audit trail's lock is taken
         notify.queue_many(conn, rt, notes)
         return entries

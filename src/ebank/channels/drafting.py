@@ -44,11 +44,12 @@ from ebank.channels.payments import (
     view_of,
 )
 from ebank.common.errors import Conflict, DomainError, Unprocessable
-from ebank.db import NewRows, among
+from ebank.db import NewRows, among, to_json
 from ebank.ledger import service as ledger
 from ebank.ledger.clearing import PAYEE_ACCOUNT_PURPOSE, PAYEE_NAME_PURPOSE
 from ebank.ledger.models import Account
 from ebank.risk.assessment import Decision, EventKind, RiskEvent
+from ebank.risk.live import ip_key
 from ebank.runtime import Runtime
 
 Outcome = PaymentView | DomainError
@@ -264,6 +265,7 @@ def _new_payment(rt: Runtime, request: DraftRequest, source: channels.SignedSour
         channel=caller.channel,
         session_id=caller.session_id,
         device_id=caller.device_id,
+        ip_hash=ip_key(rt, caller.ip),
         from_account_id=source.id,
         payee_id=data.payee_id,
         amount=data.amount,
@@ -406,6 +408,8 @@ def confirm(
         )
     row.risk_outcome = decision.outcome.value
     row.risk_reasons = json.dumps([r.code for r in decision.reasons])
+    row.risk_score = decision.score
+    row.risk_evidence = None if decision.evidence is None else to_json(decision.evidence)
     row.status, row.updated_at = "awaiting_auth", rt.clock.now()
     row.exemption = exemption
     return issued

@@ -10,6 +10,7 @@ from datetime import datetime
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -123,6 +124,9 @@ class Payment(Base):
     exemption: Mapped[str | None] = mapped_column(String(16))
     risk_outcome: Mapped[str | None] = mapped_column(String(10))
     risk_reasons: Mapped[str | None] = mapped_column(Text)
+    risk_score: Mapped[float | None] = mapped_column(Float)
+    risk_evidence: Mapped[str | None] = mapped_column(Text)  # JSON, when not plainly allowed
+    ip_hash: Mapped[str | None] = mapped_column(String(64))  # the risk engine's key for the IP
     strength: Mapped[str | None] = mapped_column(String(20))
     factors: Mapped[str | None] = mapped_column(String(64))
     transfer_id: Mapped[str | None] = mapped_column(String(64), unique=True)

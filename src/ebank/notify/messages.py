@@ -99,6 +99,17 @@ MESSAGES: dict[str, Message] = {
     "payment_blocked": Message(
         N_("Your payment of {amount} to {payee} was stopped for your safety."), TIP_SAFE_ACCOUNT
     ),
+    "payment_released": Message(
+        N_("Your held payment of {amount} to {payee} passed the security check and was made."),
+        TIP_NOT_YOU,
+    ),
+    "payment_voided": Message(
+        N_(
+            "Your held payment of {amount} to {payee} was stopped after a security check; the "
+            "money is available in your account again."
+        ),
+        TIP_SAFE_ACCOUNT,
+    ),
     "recall_requested": Message(
         N_("We received your request to recall {amount} paid to {payee}: {status_msgid}."),
         TIP_REFUNDS,

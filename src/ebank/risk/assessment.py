@@ -60,6 +60,9 @@ class Decision:
     outcome: Outcome
     reasons: tuple[Reason, ...] = ()
     score: float | None = None
+    # What the analyst needs (features, rules, shadow rules), kept when the outcome is not
+    # "allow" or a shadow rule matched; None otherwise, so an ordinary payment stores nothing.
+    evidence: Mapping[str, Any] | None = None
 
 
 class RiskAssessor(Protocol):

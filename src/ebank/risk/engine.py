@@ -103,10 +103,15 @@ class RiskEngine:
             if scored is not Outcome.ALLOW:
                 outcome = max(outcome, scored, key=SEVERITY.__getitem__)
                 reasons.append(MODEL_REASON)
+        rule_ids = tuple(rule.id for rule in matched)
+        shadow_ids = tuple(rule.id for rule in self.shadow.matching(values))
+        evidence = None
+        if outcome is not Outcome.ALLOW or shadow_ids:
+            evidence = {"features": features, "rules": rule_ids, "shadow_rules": shadow_ids}
         return Assessment(
-            decision=Decision(outcome, tuple(reasons), score),
+            decision=Decision(outcome, tuple(reasons), score, evidence),
             features=features,
-            rules=tuple(rule.id for rule in matched),
-            shadow_rules=tuple(rule.id for rule in self.shadow.matching(values)),
+            rules=rule_ids,
+            shadow_rules=shadow_ids,
             reason_texts=texts,
         )

@@ -91,6 +91,7 @@ class RedisStore:
         pipe.zrangebyscore(self._key("l", "c", event.customer), label_since, "+inf")
         if event.payee is not None:
             pipe.zrangebyscore(self._key("l", "p", event.payee), label_since, "+inf")
+            pipe.sismember(self._key("blocked"), event.payee)
         replies = pipe.execute()
 
         snapshot = Snapshot()
@@ -107,6 +108,7 @@ class RedisStore:
         snapshot.customer_labels = _labels(rest[len(SEEN) + 1])
         if event.payee is not None:
             snapshot.payee_labels = _labels(rest[len(SEEN) + 2])
+            snapshot.payee_blocked = bool(rest[len(SEEN) + 3])
         return snapshot
 
     def record(self, event: Observation) -> None:
@@ -157,3 +159,10 @@ class RedisStore:
             pipe.zremrangebyscore(key, "-inf", f"({at - LABEL_RETENTION!r}")
             pipe.expire(key, KEEP_SECONDS)
         pipe.execute()
+
+    def block_payee(self, payee: str, blocked: bool = True) -> None:
+        """Payments to ``payee`` show ``payee_blocked`` (or no longer do), in every process."""
+        if blocked:
+            self.redis.sadd(self._key("blocked"), payee)
+        else:
+            self.redis.srem(self._key("blocked"), payee)

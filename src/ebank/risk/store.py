@@ -54,6 +54,8 @@ class FeatureStore(Protocol):
         self, customer: str, payee: str | None, at: float, fraud: bool, amount: float | None = None
     ) -> None: ...
 
+    def block_payee(self, payee: str, blocked: bool = True) -> None: ...
+
 
 @dataclass
 class _Customer:
@@ -95,6 +97,7 @@ class MemoryStore:
         self._ips: defaultdict[str, list[Spend]] = defaultdict(list)
         self._pairs: defaultdict[tuple[str, str], list[Spend]] = defaultdict(list)
         self._payee_labels: defaultdict[str, list[Label]] = defaultdict(list)
+        self._blocked: set[str] = set()
 
     def snapshot(self, event: Observation) -> Snapshot:
         customer = self._customers[event.customer]
@@ -118,6 +121,7 @@ class MemoryStore:
             snapshot.payee_labels = _recent(
                 self._payee_labels.get(event.payee, []), now - LABEL_RETENTION
             )
+            snapshot.payee_blocked = event.payee in self._blocked
         if event.device is not None:
             snapshot.device = self._kept(self._devices, event.device, now)
         if event.ip is not None:
@@ -171,6 +175,13 @@ class MemoryStore:
             labels = self._payee_labels[payee]
             insort(labels, mark)
             _forget_before(labels, at - LABEL_RETENTION)
+
+    def block_payee(self, payee: str, blocked: bool = True) -> None:
+        """Payments to ``payee`` show ``payee_blocked`` (or no longer do)."""
+        if blocked:
+            self._blocked.add(payee)
+        else:
+            self._blocked.discard(payee)
 
 
 def label_of(

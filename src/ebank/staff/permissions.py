@@ -29,6 +29,8 @@ class Permission(StrEnum):
     TRANSFERS_REVERSE = "ledger.transfers_reverse"
     LEDGER_VERIFY = "ledger.verify"
     CLEARING_OPERATE = "ledger.clearing_operate"
+    RISK_REVIEW = "risk.review"  # the alert queue and its decisions
+    RISK_CONFIGURE = "risk.configure"  # rule-set and model versions
     AUDIT_READ = "audit.read"
     STAFF_MANAGE = "staff.manage"
 
@@ -60,7 +62,9 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.CHANNELS_SUSPEND,
         }
     ),
-    Role.RISK_ANALYST: frozenset(_READERS | {Permission.CHANNELS_SUSPEND}),
+    Role.RISK_ANALYST: frozenset(
+        _READERS | {Permission.CHANNELS_SUSPEND, Permission.RISK_REVIEW, Permission.RISK_CONFIGURE}
+    ),
     Role.AML_OFFICER: frozenset(
         _READERS | {Permission.ACCOUNTS_FREEZE, Permission.CHANNELS_SUSPEND}
     ),
