@@ -161,14 +161,17 @@ def test_s2_a_new_investment_service_then_the_whole_balance_is_held_and_voided(
     assert mine["status"] == "voided"
 
 
-def test_s3_a_new_device_then_a_large_transfer_is_held_a_smaller_one_challenged(
+def test_s3_a_tool_changed_a_new_device_then_a_large_transfer_is_held_a_smaller_one_challenged(
     rt: Runtime, client: TestClient, staff: StaffLogins, clock: ManualClock
 ) -> None:
-    """S3: the password was stolen by a trojan; the fraudster logs in from his own phone."""
+    """S3: a trojan read the customer's password and codes; an e-token is put on his name and the
+    fraudster logs in from his own phone. A transfer from a new device alone is only stepped up;
+    after a change to the security settings the same day, a large one is held."""
     victim = seasoned_customer(rt, client, staff, clock, 46, balance=5_000_000)
     payee = open_online_customer(rt, client, staff, 47, balance=0)
     assert paid(rt, client, victim, payee, 300_000)["status"] == "executed"  # from the own device
     clock.advance(timedelta(days=1))
+    staff.log_in_again()
 
     intruder = OnlineCustomer(**{**victim.__dict__, "device": "trojan-phone", "token": None})
     login_with_sms(rt, client, intruder)
@@ -176,6 +179,14 @@ def test_s3_a_new_device_then_a_large_transfer_is_held_a_smaller_one_challenged(
     assert small["risk_outcome"] == "challenge"
     assert small["challenge"] is not None
     assert small["exemption"] is None
+    token = client.post(
+        f"{API}/customers/{victim.customer_id}/tokens",
+        json={"kind": "totp"},
+        headers=staff.headers(Role.TELLER),
+    )
+    assert token.status_code == 201, token.text
+    assert "authentication tool" in sms_messages(rt, victim.mobile)[-1]["text"]
+    clock.advance(timedelta(minutes=1))
     large = paid(rt, client, intruder, payee, 500_000)  # all a one-time code allows in a day
     assert large["status"] == "held"
     [alert] = open_alerts(client, staff, customer_id=victim.customer_id)

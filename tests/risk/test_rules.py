@@ -225,3 +225,14 @@ def test_s3_without_a_new_device_a_large_transfer_after_a_password_change_is_onl
     assert matched(store, event("payment", START, amount=800_000, payee="p1", device="phone")) == {
         "security_change_then_transfer"
     }
+
+
+def test_s3_a_new_device_alone_then_a_large_transfer_is_only_stepped_up() -> None:
+    """Customers change phones: a new device without a changed password, tool or limit is not
+    enough to hold a payment."""
+    store = MemoryStore()
+    observe(store, event("new_device", START - HOUR, device="new-phone"))
+
+    assert matched(
+        store, event("payment", START, amount=800_000, payee="p1", device="new-phone")
+    ) == {"security_change_then_transfer"}

@@ -116,10 +116,20 @@ def _new_tool(rt: Runtime, customer_id: int, kind: str, **values: Any) -> AuthTo
 def _record(
     session: Session, rt: Runtime, actor: Actor, tool: AuthTool, action: str, **kwargs: Any
 ) -> None:
+    """Audit a change to a tool and show it to the risk engine (a security change)."""
     audit.record(
         session,
         AuditEntry(actor, f"tool.{action}", "auth_tool", str(tool.id), **kwargs),
         rt.clock.now(),
+    )
+    rt.risk.assess(
+        RiskEvent(
+            kind=EventKind.TOOL_CHANGE,
+            customer_id=tool.customer_id,
+            at=rt.clock.now(),
+            channel="counter" if actor.kind == "staff" else "online",
+            details={"change": action, "kind": tool.kind},
+        )
     )
 
 
@@ -128,15 +138,6 @@ def _added(session: Session, rt: Runtime, actor: Actor, tool: AuthTool) -> None:
     session.flush()
     _record(session, rt, actor, tool, "enrolled", after=_state(tool) | {"serial": tool.serial})
     notify.queue(session, rt, tool.customer_id, "security_change", change_msgid=CHANGE_TOOL_ADDED)
-    rt.risk.assess(
-        RiskEvent(
-            kind=EventKind.TOOL_CHANGE,
-            customer_id=tool.customer_id,
-            at=rt.clock.now(),
-            channel="counter" if actor.kind == "staff" else "online",
-            details={"change": "enrolled", "kind": tool.kind},
-        )
-    )
 
 
 # --- enrolment ----------------------------------------------------------------------------------

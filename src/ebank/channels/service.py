@@ -549,6 +549,14 @@ def change_limits(
         )
         notify.queue(session, rt, customer_id, "security_change", change_msgid=CHANGE_LIMITS)
         view = _enrolment_view(session, row)
+    rt.risk.assess(
+        RiskEvent(
+            kind=EventKind.LIMIT_CHANGE,
+            customer_id=customer_id,
+            at=now,
+            channel="counter" if actor.kind == "staff" else channel,
+        )
+    )
     rt.courier.wake()
     return view
 

@@ -4,6 +4,7 @@ simulated time."""
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
@@ -40,3 +41,14 @@ class ManualClock:
     def set(self, instant: datetime) -> None:
         with self._lock:
             self._now = instant.astimezone(UTC)
+
+
+@dataclass(frozen=True)
+class EarlierClock:
+    """Another clock, ``behind`` in the past: a history seeded as of some time ago."""
+
+    base: Clock
+    behind: timedelta
+
+    def now(self) -> datetime:
+        return self.base.now() - self.behind

@@ -116,6 +116,7 @@ class Snapshot:
     seen_ip: bool = False
     seen_channel: bool = False
     last_security_change: float | None = None
+    last_settings_change: float | None = None
     last_new_service: float | None = None
     last_new_device: float | None = None
     registered: float | None = None
@@ -247,6 +248,7 @@ def features_of(event: Observation, snapshot: Snapshot) -> dict[str, float]:
     values["first_ip"] = float(event.ip is not None and not snapshot.seen_ip)
     values["first_channel"] = float(event.channel is not None and not snapshot.seen_channel)
     values["since_security_change"] = since(snapshot.last_security_change, now)
+    values["since_settings_change"] = since(snapshot.last_settings_change, now)
     values["since_new_service"] = since(snapshot.last_new_service, now)
     values["since_new_device"] = since(snapshot.last_new_device, now)
     values["since_registration"] = since(snapshot.registered, now)

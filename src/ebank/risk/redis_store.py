@@ -29,7 +29,7 @@ from ebank.risk.features import (
     Spend,
     spend_after,
 )
-from ebank.risk.store import SECURITY_CHANGES, SPENDING, label_of
+from ebank.risk.store import SECURITY_CHANGES, SETTINGS_CHANGES, SPENDING, label_of
 
 SEEN = ("payee", "device", "ip", "channel")
 KEEP_SECONDS = int(max(RETENTION, LABEL_RETENTION)) + 86_400
@@ -102,6 +102,7 @@ class RedisStore:
             setattr(snapshot, f"seen_{name}", bool(seen) and getattr(event, name) is not None)
         marks = {key.decode(): float(value) for key, value in rest[len(SEEN)].items()}
         snapshot.last_security_change = marks.get("security_change")
+        snapshot.last_settings_change = marks.get("settings_change")
         snapshot.last_new_service = marks.get("new_service")
         snapshot.last_new_device = marks.get("new_device")
         snapshot.registered = marks.get("registration")
@@ -118,6 +119,7 @@ class RedisStore:
             mark
             for mark, applies in (
                 ("security_change", event.kind in SECURITY_CHANGES),
+                ("settings_change", event.kind in SETTINGS_CHANGES),
                 ("new_service", event.kind == "new_service"),
                 ("new_device", event.kind == "new_device"),
                 ("registration", event.kind == "registration"),

@@ -41,6 +41,8 @@ SECURITY_CHANGES = frozenset(
         "password_reset",
     }
 )
+# The security changes made to the customer's own settings (not a new device or registration).
+SETTINGS_CHANGES = SECURITY_CHANGES - {"new_device", "registration"}
 SPENDING = frozenset({"payment"})
 K = TypeVar("K")
 
@@ -110,6 +112,7 @@ class MemoryStore:
             seen_ip=event.ip in customer.ips,
             seen_channel=event.channel in customer.channels,
             last_security_change=customer.marks.get("security_change"),
+            last_settings_change=customer.marks.get("settings_change"),
             last_new_service=customer.marks.get("new_service"),
             last_new_device=customer.marks.get("new_device"),
             registered=customer.marks.get("registration"),
@@ -140,6 +143,8 @@ class MemoryStore:
         customer = self._customers[event.customer]
         if event.kind in SECURITY_CHANGES:
             customer.marks["security_change"] = event.at
+        if event.kind in SETTINGS_CHANGES:
+            customer.marks["settings_change"] = event.at
         if event.kind == "new_service":
             customer.marks["new_service"] = event.at
         if event.kind in ("new_device", "registration"):

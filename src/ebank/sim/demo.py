@@ -4,10 +4,12 @@ accounts and money, and the bank's own funding (vault cash, central-bank settlem
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from sqlalchemy import select
 
 from ebank.common.actor import SYSTEM, Actor
+from ebank.common.clock import EarlierClock
 from ebank.common.validators import DocumentType
 from ebank.customers import service as customers
 from ebank.ledger import service as ledger
@@ -60,6 +62,7 @@ DEMO_ONLINE_LOGIN = "zhangsan"
 DEMO_ONLINE_PASSWORD = "online-2026-demo"  # noqa: S105  # the demo's published login
 DEMO_TRANSACTION_PASSWORD = "pay-2026-demo"  # noqa: S105
 DEMO_CARD_PIN = "739146"
+DEMO_HISTORY = timedelta(days=14)  # how long ago the demo customers joined
 
 BANK_CAPITAL_IN_CASH = 50_000_000  # 500,000.00 in the vault
 BANK_CAPITAL_AT_CENTRAL_BANK = 10_000_000_000  # 100,000,000.00
@@ -78,9 +81,20 @@ def is_seeded(rt: Runtime) -> bool:
 
 
 def seed(rt: Runtime) -> DemoResult:
-    """Seed the demo bank once; a second run changes nothing."""
+    """Seed the demo bank once; a second run changes nothing. Its customers became customers
+    :data:`DEMO_HISTORY` ago, as a bank's are: not the fresh registrations the risk engine
+    watches (scenario S7)."""
     if is_seeded(rt):
         return DemoResult(created=False)
+    today = rt.clock
+    rt.clock = EarlierClock(today, DEMO_HISTORY)
+    try:
+        return _seed(rt)
+    finally:
+        rt.clock = today
+
+
+def _seed(rt: Runtime) -> DemoResult:
     ledger.ensure_internal_accounts(rt)
     for person in DEMO_STAFF:
         staff.create_staff(
