@@ -116,7 +116,9 @@ def logout(
     return response
 
 
-def _page(request: Request, template: str, principal: StaffPrincipal, **context: Any) -> Response:
+def staff_page(
+    request: Request, template: str, principal: StaffPrincipal, **context: Any
+) -> Response:
     return render(
         request,
         template,
@@ -128,8 +130,8 @@ def _page(request: Request, template: str, principal: StaffPrincipal, **context:
     )
 
 
-def _forbidden(request: Request, principal: StaffPrincipal) -> Response:
-    response = _page(request, "staff/forbidden.html", principal)
+def forbidden_page(request: Request, principal: StaffPrincipal) -> Response:
+    response = staff_page(request, "staff/forbidden.html", principal)
     response.status_code = 403
     return response
 
@@ -137,7 +139,7 @@ def _forbidden(request: Request, principal: StaffPrincipal) -> Response:
 @router.get("", response_class=HTMLResponse)
 def home(request: Request, principal: StaffPrincipal = Depends(page_staff)) -> Response:
     permissions = permissions_of(principal.role)
-    return _page(request, "staff/home.html", principal, permissions=permissions)
+    return staff_page(request, "staff/home.html", principal, permissions=permissions)
 
 
 @router.get("/customers", response_class=HTMLResponse)
@@ -148,7 +150,7 @@ def customer_search(
     rt: Runtime = Depends(runtime),
 ) -> Response:
     if not role_allows(principal.role, Permission.CUSTOMERS_READ):
-        return _forbidden(request, principal)
+        return forbidden_page(request, principal)
     found: list[customers.CustomerView] = []
     error = None
     query = q.strip()
@@ -162,7 +164,7 @@ def customer_search(
                 found = customers.find_customers(rt, name=query)
         except DomainError as exc:
             error = gettext(exc.message, **exc.params)
-    return _page(
+    return staff_page(
         request,
         "staff/customers.html",
         principal,
@@ -180,12 +182,12 @@ def customer_page(
     rt: Runtime = Depends(runtime),
 ) -> Response:
     if not role_allows(principal.role, Permission.CUSTOMERS_READ):
-        return _forbidden(request, principal)
+        return forbidden_page(request, principal)
     if not 1 <= customer_id <= MAX_ID:
         raise NotFound("customer_not_found", "No such customer.", field="customer_id")
     customer = customers.get_customer(rt, customer_id)
     accounts = ledger.customer_accounts(rt, customer_id)
-    return _page(
+    return staff_page(
         request,
         "staff/customer.html",
         principal,
@@ -204,11 +206,13 @@ def account_page(
     rt: Runtime = Depends(runtime),
 ) -> Response:
     if not role_allows(principal.role, Permission.ACCOUNTS_READ):
-        return _forbidden(request, principal)
+        return forbidden_page(request, principal)
     if not 1 <= account_id <= MAX_ID:
         raise NotFound("account_not_found", "No such account.", field="account_id")
     today = rt.clock.now().astimezone(rt.policy.zone).date()
     end = date_to or today
     start = date_from or end - timedelta(days=30)
     result = ledger.statement(rt, account_id, date_from=start, date_to=end)
-    return _page(request, "staff/account.html", principal, statement=result, zone=rt.policy.zone)
+    return staff_page(
+        request, "staff/account.html", principal, statement=result, zone=rt.policy.zone
+    )

@@ -38,8 +38,42 @@ PERMISSIONS: dict[str, str] = {
     Permission.TRANSFERS_REVERSE: N_("Reverse transfers"),
     Permission.LEDGER_VERIFY: N_("Verify the ledger"),
     Permission.CLEARING_OPERATE: N_("Run inter-bank clearing"),
+    Permission.RISK_REVIEW: N_("Review risk alerts and decide held payments"),
+    Permission.RISK_CONFIGURE: N_("Manage risk rule sets and models"),
     Permission.AUDIT_READ: N_("Read and verify the audit trail"),
     Permission.STAFF_MANAGE: N_("Manage staff users"),
+}
+ALERT_KINDS: dict[str, str] = {
+    "hold": N_("Held payment"),
+    "block": N_("Blocked payment"),
+    "shadow": N_("Shadow rule hit"),
+}
+ALERT_STATUSES: dict[str, str] = {
+    "open": N_("Open"),
+    "released": N_("Released to the payee"),
+    "voided": N_("Stopped"),
+    "closed": N_("Closed"),
+}
+FRAUD_LABELS: dict[str, str] = {"fraud": N_("Confirmed fraud"), "not_fraud": N_("Not fraud")}
+ALERT_ACTIONS_DONE: dict[str, str] = {
+    "release": N_("The payment was released."),
+    "void": N_("The payment was stopped and the money is available to the customer again."),
+    "close": N_("The alert is closed."),
+    "label": N_("The label is saved; the engine uses it from now on."),
+    "block-payee": N_("The payee is blocked: payments to it are refused."),
+    "suspend-channel": N_("The channel is suspended and its sessions ended."),
+}
+VERSION_STATUSES: dict[str, str] = {
+    "draft": N_("Draft"),
+    "shadow": N_("Shadow"),
+    "live": N_("Live"),
+    "retired": N_("Retired"),
+    "candidate": N_("Candidate"),
+}
+VERSION_MOVES: dict[str, str] = {
+    "shadow": N_("Run in shadow"),
+    "live": N_("Put live"),
+    "retired": N_("Retire"),
 }
 
 LABELS: dict[str, dict[str, str]] = {
@@ -51,4 +85,10 @@ LABELS: dict[str, dict[str, str]] = {
     "product": PRODUCT_NAMES,
     "account_status": ACCOUNT_STATUS_NAMES,
     "hold_state": HOLD_STATE_NAMES,
+    "alert_kind": ALERT_KINDS,
+    "alert_status": ALERT_STATUSES,
+    "fraud_label": FRAUD_LABELS,
+    "alert_action_done": ALERT_ACTIONS_DONE,
+    "version_status": VERSION_STATUSES,
+    "version_move": VERSION_MOVES,
 }
