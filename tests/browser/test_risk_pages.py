@@ -83,7 +83,8 @@ def test_an_analyst_releases_a_held_payment_and_labels_it(
     expect(page.locator("#reasons")).to_contain_text("一千元及以上须人工审核。")
     expect(page.locator("#payee")).to_contain_text("*")
     assert DEMO_COMPANY.name not in page.content()  # the payee's name is masked
-    expect(page.locator("#history tbody tr").first).to_contain_text("payment")
+    expect(page.locator("#history tbody tr").first).to_contain_text("转账")
+    expect(page.locator("#history tr[data-kind=registration]").first).to_be_visible()
     analyst.screenshot(f"risk-alert-zh-CN-{backend_id(request)}")
 
     page.locator("#release-note").fill("已电话联系客户本人确认")

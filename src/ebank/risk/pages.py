@@ -50,6 +50,7 @@ def alert_queue(
         kind=kind,
         statuses=service.ALERT_STATUSES,
         kinds=service.ALERT_KINDS,
+        zone=rt.policy.zone,
     )
 
 
@@ -78,7 +79,13 @@ def _alert(
 ) -> Response:
     detail = service.alert_detail(rt, alert_id, current_locale.get())
     response = staff_page(
-        request, "risk/alert.html", principal, detail=detail, done=done, error=error
+        request,
+        "risk/alert.html",
+        principal,
+        detail=detail,
+        done=done,
+        error=error,
+        zone=rt.policy.zone,
     )
     response.status_code = status_code
     return response

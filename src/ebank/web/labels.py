@@ -75,6 +75,40 @@ VERSION_MOVES: dict[str, str] = {
     "live": N_("Put live"),
     "retired": N_("Retire"),
 }
+RISK_EVENTS: dict[str, str] = {
+    "payment": N_("Payment"),
+    "login": N_("Log-in"),
+    "login_failed": N_("Failed log-in"),
+    "registration": N_("E-banking registration"),
+    "new_device": N_("New device"),
+    "new_payee": N_("New payee"),
+    "new_service": N_("New service"),
+    "password_change": N_("Password change"),
+    "tool_change": N_("Authentication tool change"),
+    "limit_change": N_("Limit change"),
+}
+RISK_OUTCOMES: dict[str, str] = {
+    "allow": N_("Allowed"),
+    "challenge": N_("Stepped up"),
+    "hold": N_("Held for review"),
+    "block": N_("Blocked"),
+}
+PAYMENT_STATUSES: dict[str, str] = {
+    "draft": N_("Draft"),
+    "awaiting_auth": N_("Awaiting authorisation"),
+    "executed": N_("Executed"),
+    "held": N_("Held for review"),
+    "blocked": N_("Blocked"),
+    "failed": N_("Failed"),
+    "voided": N_("Stopped"),
+}
+CHANNELS: dict[str, str] = {
+    "online": N_("Online banking"),
+    "mobile": N_("Mobile banking"),
+    "phone": N_("Phone banking"),
+    "tv": N_("TV banking"),
+    "counter": N_("Counter"),
+}
 
 LABELS: dict[str, dict[str, str]] = {
     "role": ROLE_NAMES,
@@ -91,4 +125,8 @@ LABELS: dict[str, dict[str, str]] = {
     "alert_action_done": ALERT_ACTIONS_DONE,
     "version_status": VERSION_STATUSES,
     "version_move": VERSION_MOVES,
+    "risk_event": RISK_EVENTS,
+    "risk_outcome": RISK_OUTCOMES,
+    "payment_status": PAYMENT_STATUSES,
+    "channel": CHANNELS,
 }
