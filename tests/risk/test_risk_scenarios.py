@@ -48,6 +48,7 @@ def paid(
     rt: Runtime, client: TestClient, payer: OnlineCustomer, payee: OnlineCustomer, amount: int
 ) -> dict[str, Any]:
     drafted = pay(rt, client, payer, payee, amount).json()
+    assert "challenge" in drafted, drafted
     if drafted["challenge"] is None:  # exempt from the second factor
         response = client.post(
             f"{API}/me/payments/{drafted['id']}/authorize", json={}, headers=payer.headers()

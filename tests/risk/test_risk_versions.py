@@ -66,6 +66,9 @@ def move(client: TestClient, headers: dict[str, str], what: str, version: int, s
         (HOLD_FROM_300.replace("value: 30000", "value: lots"), "number"),
         (HOLD_FROM_300.replace("outcome: hold", "outcome: maybe"), "outcome"),
         (HOLD_FROM_300.replace("zh-CN: 三百元及以上。", ""), "zh-CN"),
+        (HOLD_FROM_300.replace('op: ">="', "op: [x]"), "op"),
+        ("rules: [{1: r}]", "unknown keys 1"),
+        ("[" * 5000, "rule set"),
     ],
 )
 def test_a_bad_rule_set_is_refused_with_what_is_wrong_and_nothing_is_kept(
@@ -195,6 +198,24 @@ def test_a_model_trained_on_labelled_history_goes_live_and_explains_its_scores(
     assert "model_score" in [reason["code"] for reason in detail["reasons"]]
     assert detail["contributions"]
     assert detail["contributions"][0][0] in detail["features"]
+
+
+@pytest.mark.parametrize(
+    "window",
+    [
+        {"train_from": "0001-01-01", "train_to": "2026-11-20"},
+        {"train_from": "2026-11-01", "train_to": "9999-12-31"},
+        {"train_from": "2020-01-01", "train_to": "2026-11-20"},
+    ],
+)
+def test_an_impossible_training_window_is_refused(
+    client: TestClient, staff: StaffLogins, window: dict[str, str]
+) -> None:
+    refused = client.post(
+        f"{API}/risk/models", json=window, headers=staff.headers(Role.RISK_ANALYST)
+    )
+    assert refused.status_code == 422, refused.text
+    assert refused.headers["content-type"].startswith("application/problem+json")
 
 
 def test_not_enough_labels_to_train_is_a_clear_refusal(

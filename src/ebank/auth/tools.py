@@ -113,6 +113,9 @@ def _new_tool(rt: Runtime, customer_id: int, kind: str, **values: Any) -> AuthTo
     )
 
 
+UPKEEP = frozenset({"resynced", "fail_counter_reset"})  # the same tool kept working: no change
+
+
 def _record(
     session: Session, rt: Runtime, actor: Actor, tool: AuthTool, action: str, **kwargs: Any
 ) -> None:
@@ -122,6 +125,8 @@ def _record(
         AuditEntry(actor, f"tool.{action}", "auth_tool", str(tool.id), **kwargs),
         rt.clock.now(),
     )
+    if action in UPKEEP:
+        return
     rt.risk.assess(
         RiskEvent(
             kind=EventKind.TOOL_CHANGE,

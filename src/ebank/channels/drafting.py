@@ -446,11 +446,12 @@ def _payment_sms(rt: Runtime, row: Payment) -> dict[str, object]:
 
 
 def _assess(rt: Runtime, caller: auth.CustomerSession, row: Payment, balance: int) -> Decision:
+    row.risk_assessed_at = rt.clock.now()  # the moment the event log replays it at
     return rt.risk.assess(
         RiskEvent(
             kind=EventKind.PAYMENT,
             customer_id=row.customer_id,
-            at=rt.clock.now(),
+            at=row.risk_assessed_at,
             channel=row.channel,
             account_id=row.from_account_id,
             amount=row.amount,

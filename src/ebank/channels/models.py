@@ -126,6 +126,7 @@ class Payment(Base):
     risk_reasons: Mapped[str | None] = mapped_column(Text)
     risk_score: Mapped[float | None] = mapped_column(Float)
     risk_evidence: Mapped[str | None] = mapped_column(Text)  # JSON, when not plainly allowed
+    risk_assessed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # its event time
     ip_hash: Mapped[str | None] = mapped_column(String(64))  # the risk engine's key for the IP
     strength: Mapped[str | None] = mapped_column(String(20))
     factors: Mapped[str | None] = mapped_column(String(64))

@@ -98,8 +98,10 @@ OUTCOMES: dict[str, str] = {
     "held": N_("The payment is held for a security check. The bank will contact you."),
     "blocked": N_("The payment was stopped for your safety."),
     "failed": N_("The payment failed: {reason_msgid}."),
+    "voided": N_("The payment was stopped after a security check; the money is yours again."),
+    "expired": N_("The payment was stopped: the security check did not finish in time."),
 }
-FINISHED = ("executed", "held", "blocked", "failed")
+FINISHED = ("executed", "held", "blocked", "failed", "voided", "expired")
 PASSKEY_ANSWER_MAX = 16_384  # a WebAuthn answer as JSON (attestation objects are the largest)
 FORM_EXPIRED = N_("The form has expired; reload the page and try again.")
 

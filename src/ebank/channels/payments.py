@@ -67,7 +67,7 @@ if TYPE_CHECKING:
 
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{8,64}$")
 LIVE = ("executed", "held")  # count against limits and habits
-FINAL_STATES = ("executed", "held", "blocked", "failed")
+FINAL_STATES = ("executed", "held", "blocked", "failed", "voided", "expired")
 WARNING_MESSAGES = {
     ABOVE_HABIT: N_(
         "This amount is far above what you usually pay this payee. Check the amount digit by digit."
@@ -95,6 +95,8 @@ STATE_LABELS = {
     "held": N_("held for a security check"),
     "blocked": N_("blocked"),
     "failed": N_("failed"),
+    "voided": N_("stopped after a security check"),
+    "expired": N_("stopped: the security check did not finish in time"),
 }
 
 

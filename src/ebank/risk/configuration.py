@@ -41,6 +41,8 @@ RULE_SET_MOVES = {
 }
 MODEL_MOVES = {"candidate": ("live", "retired"), "live": ("retired",), "retired": ()}
 HELD_OUT_SHARE = 0.2  # the last fifth of the window's days measure the model
+MAX_TRAINING_DAYS = 366
+MIN_YEAR = 2000
 
 
 @dataclass(frozen=True)
@@ -218,19 +220,30 @@ class TrainingSet:
 
 
 def training_set(rt: Runtime, start: date, end: date) -> TrainingSet:
-    """Every payment from ``start`` to ``end`` with its features as the engine saw them (the
-    event log replayed from a month before, through :func:`observe`) and its label: fraud when
-    an analyst said so, genuine otherwise."""
+    """Every payment from ``start`` to ``end`` with its features as the engine saw them — the
+    event log replayed from a month before through :func:`observe`, each analyst's label given
+    to the store at the moment it was given, as live — and its label: fraud when an analyst
+    said so, genuine otherwise."""
     from ebank.risk.live import replay_events
 
     window_start = datetime.combine(start, time(), UTC)
     window_end = datetime.combine(end + timedelta(days=1), time(), UTC)
     with rt.db.read() as session:
-        frauds = set(
-            session.execute(
-                select(RiskAlert.payment_id).where(RiskAlert.label == "fraud")
-            ).scalars()
-        )
+        labelled = session.execute(
+            select(
+                RiskAlert.labelled_at,
+                RiskAlert.customer_id,
+                RiskAlert.payee_hash,
+                RiskAlert.event_at,
+                RiskAlert.label,
+                RiskAlert.amount,
+                RiskAlert.payment_id,
+            )
+            .where(RiskAlert.label.is_not(None))
+            .order_by(RiskAlert.labelled_at)
+        ).all()
+    frauds = {row.payment_id for row in labelled if row.label == "fraud"}
+    arriving = [row for row in labelled if row.labelled_at < window_end]
     store = MemoryStore()
     names = sorted(FEATURES)
     rows: list[list[float]] = []
@@ -239,6 +252,15 @@ def training_set(rt: Runtime, start: date, end: date) -> TrainingSet:
     customers: list[str] = []
 
     def scored(observation: Observation) -> None:
+        while arriving and arriving[0].labelled_at.timestamp() <= observation.at:
+            known = arriving.pop(0)
+            store.label(
+                str(known.customer_id),
+                known.payee_hash,
+                known.event_at.timestamp(),
+                known.label == "fraud",
+                None if known.amount is None else float(known.amount),
+            )
         features = observe(store, observation)
         if observation.kind != "payment" or observation.at < window_start.timestamp():
             return
@@ -256,6 +278,14 @@ def train_model(rt: Runtime, actor: Actor, start: date, end: date) -> ModelView:
     window: a candidate with its figures."""
     if end < start:
         raise Unprocessable("invalid_window", "The window ends before it starts.", field="train_to")
+    if (end - start).days >= MAX_TRAINING_DAYS or start.year < MIN_YEAR:
+        raise Unprocessable(
+            "invalid_window",
+            "A training window is at most {days} days, from the year {year} on.",
+            field="train_from",
+            days=MAX_TRAINING_DAYS,
+            year=MIN_YEAR,
+        )
     data = training_set(rt, start, end)
     frauds = int(data.labels.sum())
     if frauds == 0 or frauds == len(data.labels):

@@ -9,14 +9,34 @@ and reported but decide nothing.
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 
 from ebank.policy import RiskPolicy
-from ebank.risk.assessment import Decision, Outcome, Reason, RiskEvent
+from ebank.risk.assessment import Decision, EventKind, Outcome, Reason, RiskEvent
 from ebank.risk.features import Observation
 from ebank.risk.model import RiskModel
 from ebank.risk.rules import RuleSet
 from ebank.risk.store import FeatureStore, observe
+
+
+class Decided:
+    """The latest payments' assessments by id (bounded): asked again, the same answer."""
+
+    def __init__(self, size: int = 10_000) -> None:
+        self._entries: OrderedDict[str, Assessment] = OrderedDict()
+        self._size = size
+
+    def get(self, key: str) -> Assessment | None:
+        return self._entries.get(key) if key else None
+
+    def put(self, key: str, assessment: Assessment) -> None:
+        if not key:
+            return
+        self._entries[key] = assessment
+        if len(self._entries) > self._size:
+            self._entries.popitem(last=False)
+
 
 SEVERITY = {Outcome.ALLOW: 0, Outcome.CHALLENGE: 1, Outcome.HOLD: 2, Outcome.BLOCK: 3}
 MODEL_REASON = Reason("model_score", "The transaction resembles confirmed fraud.")
@@ -34,8 +54,10 @@ class Assessment:
 
 
 def observation_of(event: RiskEvent) -> Observation:
+    """The event as the feature store sees it; a payment keeps its id, so that confirming it
+    again (a new code asked for, a retried request) does not count it twice."""
     return Observation(
-        id="",
+        id=str(event.details.get("payment", "")) if event.kind is EventKind.PAYMENT else "",
         kind=event.kind.value,
         customer=str(event.customer_id),
         at=event.at.timestamp(),
@@ -67,14 +89,18 @@ class RiskEngine:
         *,
         model: RiskModel | None = None,
         shadow: RuleSet | None = None,
+        lock: threading.Lock | None = None,
+        decided: Decided | None = None,
     ) -> None:
         self.store = store
         self.rules = rules
         self.shadow = shadow or RuleSet(())
         self.policy = policy
         self.model = model
-        # One event of a customer at a time: its features must see the one before it.
-        self._lock = threading.Lock()
+        # One event at a time: its features must see the one before it. An engine rebuilt with
+        # new rules over the same store shares the lock and the payments already decided.
+        self._lock = lock or threading.Lock()
+        self._decided = decided if decided is not None else Decided()
 
     def assess(self, event: RiskEvent) -> Decision:
         return self.examine(event).decision
@@ -82,7 +108,15 @@ class RiskEngine:
     def examine(self, event: RiskEvent) -> Assessment:
         observation = observation_of(event)
         with self._lock:
+            known = self._decided.get(observation.id)
+            if known is not None:
+                return known
             features = observe(self.store, observation)
+            assessment = self._decide(observation, features)
+            self._decided.put(observation.id, assessment)
+            return assessment
+
+    def _decide(self, observation: Observation, features: dict[str, float]) -> Assessment:
         values: dict[str, float | str | None] = {
             **features,
             "kind": observation.kind,

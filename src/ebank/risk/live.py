@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import func, insert, select
 
 from ebank.risk.assessment import Decision, EventKind, RiskEvent
-from ebank.risk.engine import RiskEngine
+from ebank.risk.engine import Decided, RiskEngine
 from ebank.risk.features import LABEL_RETENTION, RETENTION, Observation
 from ebank.risk.model import RiskModel
 from ebank.risk.models import (
@@ -72,6 +72,10 @@ class LiveRiskEngine:
         self._generation: Generation | None = None
         self._checked = 0.0
         self._lock = threading.Lock()
+        self._store_lock = threading.Lock()  # shared by the engines built over one store
+        self._decided = Decided()
+        self._labels_seen: set[int] = set()
+        self._blocked_seen: set[str] = set()
 
     def assess(self, event: RiskEvent) -> Decision:
         engine = self.engine()
@@ -88,13 +92,21 @@ class LiveRiskEngine:
         with self._lock:
             if self._engine is None:
                 self._engine = self._build(build_store(self.rt))
-            elif (
-                time.monotonic() - self._checked >= self.rt.settings.risk_reload_s
-                and generation(self.rt) != self._generation
-            ):
-                self._engine = self._build(self._engine.store)
+                self._checked = time.monotonic()
+                self._sync_feedback(self._engine.store)
+            elif time.monotonic() - self._checked >= self.rt.settings.risk_reload_s:
+                self._refresh(self._engine)
             self._checked = time.monotonic()
             return self._engine
+
+    def _refresh(self, engine: RiskEngine) -> None:
+        """A new live rule set or model, if any; a failure keeps the engine running as it was."""
+        try:
+            if generation(self.rt) != self._generation:
+                self._engine = self._build(engine.store)
+            self._sync_feedback(engine.store)
+        except Exception as exc:  # the bank keeps scoring with what it had
+            log.error("risk engine reload failed: %s", type(exc).__name__)
 
     def reload(self) -> None:
         """Take a rule-set or model change now (the process that made it)."""
@@ -107,10 +119,65 @@ class LiveRiskEngine:
     def store(self) -> FeatureStore:
         return self.engine().store
 
+    @property
+    def shared(self) -> bool:
+        """Whether the store is shared by the processes (Redis) rather than this one's."""
+        return not isinstance(self.store, MemoryStore)
+
+    def feedback(self, apply: Callable[[FeatureStore], object]) -> None:
+        """A label or a blocked payee just given: a shared store takes it once, here; this
+        process's memory store takes it from the database, as the other processes will."""
+        if self.shared:
+            apply(self.store)
+        else:
+            self.sync_feedback()
+
+    def sync_feedback(self) -> None:
+        """Give this process's memory store the labels and blocked payees it has not seen."""
+        self._sync_feedback(self.store)
+
+    def _sync_feedback(self, store: FeatureStore) -> None:
+        if not isinstance(store, MemoryStore):
+            return
+        now = self.rt.clock.now()
+        with self.rt.db.read() as session:
+            labels = session.execute(
+                select(
+                    RiskAlert.id,
+                    RiskAlert.customer_id,
+                    RiskAlert.payee_hash,
+                    RiskAlert.event_at,
+                    RiskAlert.label,
+                    RiskAlert.amount,
+                )
+                .where(
+                    RiskAlert.label.is_not(None),
+                    RiskAlert.event_at >= now - timedelta(seconds=LABEL_RETENTION),
+                )
+                .order_by(RiskAlert.event_at)
+            ).all()
+            blocked = session.execute(select(BlockedPayee.payee_hash)).scalars().all()
+        with self._store_lock:
+            for alert_id, customer, payee, at, label, amount in labels:
+                if alert_id not in self._labels_seen:
+                    self._labels_seen.add(alert_id)
+                    store.label(str(customer), payee, at.timestamp(), label == "fraud", amount)
+            for payee in set(blocked) - self._blocked_seen:
+                self._blocked_seen.add(payee)
+                store.block_payee(payee)
+
     def _build(self, store: FeatureStore) -> RiskEngine:
         self._generation = generation(self.rt)
         live, shadow, model = current_configuration(self.rt)
-        return RiskEngine(store, live, self.rt.policy.risk, model=model, shadow=shadow)
+        return RiskEngine(
+            store,
+            live,
+            self.rt.policy.risk,
+            model=model,
+            shadow=shadow,
+            lock=self._store_lock,
+            decided=self._decided,
+        )
 
 
 def generation(rt: Runtime) -> Generation:
@@ -207,30 +274,10 @@ class RiskEventLog:
 
 
 def rebuild_store(rt: Runtime, store: FeatureStore) -> FeatureStore:
-    """Replay what the windows still need from the event log (payments and risk events), then
-    the labels analysts gave and the blocked payees: the state a restart would otherwise lose."""
+    """Replay what the windows still need from the event log (payments and risk events): the
+    state a restart would otherwise lose. Labels and blocked payees follow (``sync_feedback``)."""
     now = rt.clock.now()
     replay_events(rt, now - timedelta(seconds=RETENTION), now, store.record)
-    with rt.db.read() as session:
-        labels = session.execute(
-            select(
-                RiskAlert.customer_id,
-                RiskAlert.payee_hash,
-                RiskAlert.event_at,
-                RiskAlert.label,
-                RiskAlert.amount,
-            )
-            .where(
-                RiskAlert.label.is_not(None),
-                RiskAlert.event_at >= now - timedelta(seconds=LABEL_RETENTION),
-            )
-            .order_by(RiskAlert.event_at)
-        ).all()
-        blocked = session.execute(select(BlockedPayee.payee_hash)).scalars().all()
-    for customer, payee, at, label, amount in labels:
-        store.label(str(customer), payee, at.timestamp(), label == "fraud", amount)
-    for payee in blocked:
-        store.block_payee(payee)
     return store
 
 
@@ -241,22 +288,19 @@ def replay_events(
     the assessed payments (the observation's id is the payment's) and the other events."""
     from ebank.channels.models import Payment
 
+    assessed = func.coalesce(Payment.risk_assessed_at, Payment.created_at)
     with rt.db.read() as session:
         payments = session.execute(
             select(
                 Payment.id,
                 Payment.customer_id,
-                Payment.created_at,
+                assessed,
                 Payment.amount,
                 Payment.payee_hash,
                 Payment.device_id,
                 Payment.ip_hash,
                 Payment.channel,
-            ).where(
-                Payment.created_at >= since,
-                Payment.created_at < until,
-                Payment.risk_outcome.is_not(None),
-            )
+            ).where(assessed >= since, assessed < until, Payment.risk_outcome.is_not(None))
         ).all()
         events = session.execute(
             select(

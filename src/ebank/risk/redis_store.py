@@ -113,6 +113,9 @@ class RedisStore:
         return snapshot
 
     def record(self, event: Observation) -> None:
+        # A payment confirmed again in another process is recorded once.
+        if event.id and not self.redis.set(self._key("r", event.id), 1, nx=True, ex=KEEP_SECONDS):
+            return
         pipe = self.redis.pipeline(transaction=True)
         marks_key = self._key("marks", event.customer)
         changed = {

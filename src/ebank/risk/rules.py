@@ -108,8 +108,13 @@ def parse_rule_set(text: str) -> RuleSet:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""
         raise RuleError([f"not valid YAML or JSON{where}"]) from exc
+    except RecursionError as exc:
+        raise RuleError([f"nested deeper than {MAX_DEPTH} levels"]) from exc
     problems: list[str] = []
-    rules = _rules(document, problems)
+    try:
+        rules = _rules(document, problems)
+    except (TypeError, RecursionError) as exc:  # a structure no rule set has (keys, nesting)
+        raise RuleError(["the rule set's structure is not understood"]) from exc
     if problems:
         raise RuleError(problems)
     return RuleSet(tuple(rules))
@@ -142,7 +147,7 @@ def _rules(document: Any, problems: list[str]) -> list[Rule]:
             place = f"rule {rule_id!r}"
         unknown = set(entry) - {"id", "when", "outcome", "reason", "description"}
         if unknown:
-            problems.append(f"{place}: unknown keys {', '.join(sorted(unknown))}")
+            problems.append(f"{place}: unknown keys {', '.join(sorted(map(str, unknown)))}")
         outcome = _outcome(entry.get("outcome"), place, problems)
         reasons = _reasons(entry.get("reason"), place, problems)
         fields: set[str] = set()
@@ -232,6 +237,9 @@ def _comparison(
     kind = field_type(name) if isinstance(name, str) else None
     if kind is None:
         problems.append(f"{place}.field: unknown field {name!r}")
+        return None
+    if not isinstance(op, str):
+        problems.append(f"{place}.op: an operator is text, not {type(op).__name__}")
         return None
     fields.add(name)
     if kind is FieldType.NUMBER:

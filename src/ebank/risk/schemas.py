@@ -41,5 +41,5 @@ class PromoteIn(_Request):
 
 
 class TrainIn(_Request):
-    train_from: date
-    train_to: date
+    train_from: date = Field(ge=date(2000, 1, 1), le=date(2999, 12, 31))
+    train_to: date = Field(ge=date(2000, 1, 1), le=date(2999, 12, 31))

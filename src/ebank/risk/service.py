@@ -10,12 +10,14 @@ store at once (payee risk, compromised customer) and the next training set.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+import secrets
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
@@ -29,12 +31,12 @@ from ebank.db import to_json
 from ebank.ledger import clearing
 from ebank.ledger import service as ledger
 from ebank.ledger.clearing import PAYEE_ACCOUNT_PURPOSE, PAYEE_NAME_PURPOSE
-from ebank.ledger.posting import TransferKind, TransferRequest, TransferResult
+from ebank.ledger.posting import Code, TransferKind, TransferRequest, TransferResult
 from ebank.notify import service as notify
 from ebank.notify.models import Notification
-from ebank.risk.assessment import Outcome
 from ebank.risk.live import LiveRiskEngine
 from ebank.risk.models import BlockedPayee, RiskAlert, RiskEventRecord
+from ebank.risk.store import FeatureStore
 
 if TYPE_CHECKING:
     from ebank.runtime import Runtime
@@ -51,10 +53,11 @@ def alert_rows(payments: Sequence[Payment], now: datetime) -> list[dict[str, Any
     shadow rule matched (already closed: they measure a rule before it goes live)."""
     rows = []
     for payment in payments:
-        kind = _alert_kind(payment)
+        evidence = json.loads(payment.risk_evidence or "{}")
+        kind = _alert_kind(payment, evidence)
         if kind is None:
             continue
-        evidence = json.loads(payment.risk_evidence or "{}")
+        rules = evidence.get("shadow_rules" if kind == "shadow" else "rules", [])
         rows.append(
             {
                 "kind": kind,
@@ -67,26 +70,22 @@ def alert_rows(payments: Sequence[Payment], now: datetime) -> list[dict[str, Any
                 "currency": payment.currency,
                 "payee_hash": payment.payee_hash,
                 "score": payment.risk_score,
-                "rules": to_json(
-                    list(evidence.get("rules", [])) + list(evidence.get("shadow_rules", []))
-                ),
+                "rules": to_json(list(rules)),
                 "reasons": payment.risk_reasons or "[]",
                 "features": to_json(evidence.get("features", {})),
-                "event_at": payment.created_at,
+                "event_at": payment.risk_assessed_at or payment.created_at,
                 "created_at": now,
             }
         )
     return rows
 
 
-def _alert_kind(payment: Payment) -> str | None:
+def _alert_kind(payment: Payment, evidence: dict[str, Any]) -> str | None:
     if payment.status == "held":
         return "hold"
     if payment.status == "blocked":
         return "block"
-    if payment.risk_evidence and payment.risk_outcome == Outcome.ALLOW.value:
-        return "shadow"
-    return None
+    return "shadow" if evidence.get("shadow_rules") else None
 
 
 def queue_alerts(conn: Connection, payments: Sequence[Payment], now: datetime) -> None:
@@ -303,26 +302,29 @@ def _resolve_hold(
     if payment.status != "held":
         raise Conflict("payment_not_held", "The payment is no longer held.")
     suffix = "release" if release else "void"
+    outbound = payment.payee_account_id is None
     request = TransferRequest(
-        id=f"{payment.id}.{suffix}",
+        # A fresh id per attempt: a release refused (a frozen account…) can be tried again.
+        id=f"{payment.id}.{suffix}.{secrets.token_hex(4)}",
         kind=TransferKind.POST if release else TransferKind.VOID,
         pending_id=payment.id,
-        code="payment_release" if release else "payment_void",
+        # Money to another bank is clearing money: it comes back only through clearing.
+        code=("interbank_out" if outbound else "payment") if release else "payment_void",
         channel=payment.channel,
         reference=payment.id,
     )
-    outbound = _outbound(rt, payment, request.id) if release else None
-    status = "executed" if release else "voided"
+    message = _outbound(rt, payment, request.id) if release and outbound else None
+    decision = _HoldDecision(payment, "executed" if release else "voided", note, locale)
     resolved: list[AlertSummary] = []
 
     def after(conn: Connection, results: list[TransferResult]) -> list[AuditEntry]:
         if not results[0].ok:
             return []
-        if outbound is not None:
-            clearing.queue_outbound(conn, rt, [(outbound, results[0])])
-        settled = _settle_alert(
-            conn, rt, actor, alert_id, payment=payment, status=status, note=note, locale=locale
-        )
+        settled = _settle_alert(conn, rt, actor, alert_id, decision, transfer_id=request.id)
+        if settled is None:  # another analyst decided first: this posting is refused below
+            return []
+        if message is not None:
+            clearing.queue_outbound(conn, rt, [(message, results[0])])
         resolved.append(settled)
         return [
             AuditEntry(
@@ -330,18 +332,34 @@ def _resolve_hold(
                 f"risk.alert.{suffix}",
                 "risk_alert",
                 str(alert_id),
-                after={"payment": payment.id, "status": status, "note": note},
+                after={"payment": payment.id, "status": decision.status, "note": note},
             )
         ]
 
-    ledger.post_one(rt, actor, request, after_post=after)
+    result = ledger.create_transfers(rt, actor, [request], after_post=after)[0]
+    if result.code is Code.PENDING_TRANSFER_EXPIRED:
+        settle_expired_holds(rt)
+        raise Conflict("hold_expired", "The hold expired: the money is the customer's again.")
+    if not result.ok or not resolved:
+        if not result.ok and result.code not in _DECIDED:
+            raise ledger.refusal(result)
+        raise Conflict("alert_not_open", "This alert has no held payment to decide.")
     rt.courier.wake()
     return resolved[0]
 
 
-def _outbound(rt: Runtime, payment: Payment, transfer_id: str) -> clearing.OutboundPayment | None:
-    if payment.payee_account_id is not None:
-        return None
+_DECIDED = (Code.PENDING_TRANSFER_ALREADY_POSTED, Code.PENDING_TRANSFER_ALREADY_VOIDED)
+
+
+@dataclass(frozen=True)
+class _HoldDecision:
+    payment: Payment
+    status: str  # executed | voided
+    note: str
+    locale: str | None
+
+
+def _outbound(rt: Runtime, payment: Payment, transfer_id: str) -> clearing.OutboundPayment:
     return clearing.outbound_payment(
         transfer_id=transfer_id,
         account_id=payment.from_account_id,
@@ -358,34 +376,77 @@ def _settle_alert(
     rt: Runtime,
     actor: Actor,
     alert_id: int,
+    decision: _HoldDecision,
     *,
-    payment: Payment,
-    status: str,
-    note: str,
-    locale: str | None,
-) -> AlertSummary:
+    transfer_id: str,
+) -> AlertSummary | None:
+    """Record the decision with the posting; None when the alert was decided meanwhile."""
     now = rt.clock.now()
+    payment = decision.payment
     with Session(bind=conn, expire_on_commit=False) as session:
         row = _alert(session, alert_id, lock=True)
         held = session.get(Payment, payment.id, with_for_update=True)
-        assert held is not None
-        held.status, held.updated_at = status, now
-        if status == "executed":
-            held.executed_at = now
-        row.status = "released" if status == "executed" else "voided"
-        row.resolution, row.resolved_by, row.resolved_at = note, actor.ref, now
+        if row.status != "open" or held is None or held.status != "held":
+            return None
+        held.status, held.updated_at = decision.status, now
+        if decision.status == "executed":
+            held.executed_at, held.transfer_id = now, transfer_id  # the transfer that paid
+        row.status = "released" if decision.status == "executed" else "voided"
+        row.resolution, row.resolved_by, row.resolved_at = decision.note, actor.ref, now
         notify.queue(
             session,
             rt,
             payment.customer_id,
-            "payment_released" if status == "executed" else "payment_voided",
-            locale=locale,
+            "payment_released" if decision.status == "executed" else "payment_voided",
+            locale=decision.locale,
             amount=payment.amount,
             currency=payment.currency,
             payee=payment.payee_name_masked,
         )
         session.flush()
         return _summary(row)
+
+
+def settle_expired_holds(rt: Runtime, limit: int = 500) -> int:
+    """Held payments whose hold expired before an analyst decided (the ledger released the
+    money): the payment is stopped, its alert closed, the customer told. Run by the worker."""
+    from ebank.ledger.models import PendingTransfer
+
+    now = rt.clock.now()
+    with rt.db.write() as session:
+        expired = (
+            session.execute(
+                select(Payment)
+                .join(PendingTransfer, PendingTransfer.transfer_id == Payment.id)
+                .where(Payment.status == "held", PendingTransfer.state == "expired")
+                .limit(limit)
+                .with_for_update(of=Payment)
+            )
+            .scalars()
+            .all()
+        )
+        for payment in expired:
+            payment.status, payment.updated_at = "expired", now
+            for alert in session.execute(
+                select(RiskAlert).where(
+                    RiskAlert.payment_id == payment.id, RiskAlert.status == "open"
+                )
+            ).scalars():
+                alert.status, alert.resolution = "closed", "hold expired"
+                alert.resolved_by, alert.resolved_at = "system:system", now
+            notify.queue(
+                session,
+                rt,
+                payment.customer_id,
+                "payment_voided",
+                locale=_customer_locale(session, payment.customer_id),
+                amount=payment.amount,
+                currency=payment.currency,
+                payee=payment.payee_name_masked,
+            )
+    if expired:
+        rt.courier.wake()
+    return len(expired)
 
 
 def _customer_locale(session: Session, customer_id: int) -> str | None:
@@ -429,14 +490,16 @@ def label(rt: Runtime, actor: Actor, alert_id: int, verdict: str) -> AlertSummar
         row.label, row.labelled_by, row.labelled_at = verdict, actor.ref, rt.clock.now()
         _audit(session, rt, actor, row, "labelled", label=verdict, before=before)
         summary = _summary(row)
-    store = _store(rt)
-    if store is not None and before is None:  # a corrected label is not counted twice
-        store.label(
-            str(row.customer_id),
-            row.payee_hash,
-            row.event_at.timestamp(),
-            verdict == "fraud",
-            None if row.amount is None else float(row.amount),
+    if before is None:  # a corrected label is not counted twice
+        _feedback(
+            rt,
+            lambda store: store.label(
+                str(row.customer_id),
+                row.payee_hash,
+                row.event_at.timestamp(),
+                verdict == "fraud",
+                None if row.amount is None else float(row.amount),
+            ),
         )
     return summary
 
@@ -449,22 +512,24 @@ def block_payee(rt: Runtime, actor: Actor, alert_id: int, reason: str) -> AlertS
         payment = session.get(Payment, row.payment_id) if row.payment_id else None
         if row.payee_hash is None or payment is None:
             raise Conflict("no_payee", "This alert has no payee to block.")
-        if session.get(BlockedPayee, row.payee_hash) is None:
-            session.add(
-                BlockedPayee(
-                    payee_hash=row.payee_hash,
-                    payee_masked=payment.payee_account_masked,
-                    reason=reason,
-                    alert_id=row.id,
-                    blocked_by=actor.ref,
-                    blocked_at=rt.clock.now(),
-                )
+        # Two analysts may block one payee at once (from two alerts): the first one stands.
+        dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+        session.execute(
+            dialect.insert(BlockedPayee)
+            .values(
+                payee_hash=row.payee_hash,
+                payee_masked=payment.payee_account_masked,
+                reason=reason,
+                alert_id=row.id,
+                blocked_by=actor.ref,
+                blocked_at=rt.clock.now(),
             )
+            .on_conflict_do_nothing()
+        )
         _audit(session, rt, actor, row, "payee_blocked", payee=payment.payee_account_masked)
         summary = _summary(row)
-    store = _store(rt)
-    if store is not None:
-        store.block_payee(row.payee_hash)
+    payee_hash = row.payee_hash
+    _feedback(rt, lambda store: store.block_payee(payee_hash))
     return summary
 
 
@@ -482,8 +547,9 @@ def suspend_channel(
     return _summary(row)
 
 
-def _store(rt: Runtime) -> Any:
-    return rt.risk.store if isinstance(rt.risk, LiveRiskEngine) else None
+def _feedback(rt: Runtime, apply: Callable[[FeatureStore], object]) -> None:
+    if isinstance(rt.risk, LiveRiskEngine):
+        rt.risk.feedback(apply)
 
 
 def _audit(

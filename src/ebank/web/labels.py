@@ -101,6 +101,7 @@ PAYMENT_STATUSES: dict[str, str] = {
     "blocked": N_("Blocked"),
     "failed": N_("Failed"),
     "voided": N_("Stopped"),
+    "expired": N_("Hold expired"),
 }
 CHANNELS: dict[str, str] = {
     "online": N_("Online banking"),
