@@ -69,6 +69,15 @@ class BackgroundWorker:
             retrain_if_due(self.rt, SYSTEM)
 
 
+def warm_risk_engine(rt: Runtime) -> None:
+    """Build the risk engine (its store replayed from the event log) before the first request,
+    not inside the first customer's transaction."""
+    from ebank.risk.live import LiveRiskEngine
+
+    if isinstance(rt.risk, LiveRiskEngine):
+        rt.risk.engine()
+
+
 def tune_collector(young_threshold: int) -> None:
     """Collect the young generation less often. A request or a risk decision allocates hundreds
     of objects; with Python's default (every 700 allocations) the collector ran several times per
@@ -86,6 +95,7 @@ def create_app(rt: Runtime | None = None) -> FastAPI:
         gc.collect()
         gc.freeze()
         tune_collector(runtime.settings.gc_young_threshold)
+        warm_risk_engine(runtime)
         worker = BackgroundWorker(runtime)
         worker.start()
         try:

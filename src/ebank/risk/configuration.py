@@ -136,6 +136,8 @@ def move_rule_set(rt: Runtime, actor: Actor, version_id: int, status: str) -> Ru
     """Put a version in shadow, live, or retire it; the version it replaces is retired."""
     now = rt.clock.now()
     with rt.db.write() as session:
+        # Every version locked: two analysts putting two versions live one after the other.
+        session.execute(select(RiskRuleSetVersion.id).with_for_update()).all()
         row = _rule_set_row(session, version_id, lock=True)
         _check_move(row.status, status, RULE_SET_MOVES)
         if status == "live" and row.created_by == actor.ref:
@@ -360,6 +362,7 @@ def models(rt: Runtime) -> list[ModelView]:
 def move_model(rt: Runtime, actor: Actor, version_id: int, status: str) -> ModelView:
     now = rt.clock.now()
     with rt.db.write() as session:
+        session.execute(select(RiskModelVersion.id).with_for_update()).all()  # one at a time
         row = session.execute(
             select(RiskModelVersion).where(RiskModelVersion.id == version_id).with_for_update()
         ).scalar_one_or_none()
