@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -277,15 +277,17 @@ def rebuild_store(rt: Runtime, store: FeatureStore) -> FeatureStore:
     """Replay what the windows still need from the event log (payments and risk events): the
     state a restart would otherwise lose. Labels and blocked payees follow (``sync_feedback``)."""
     now = rt.clock.now()
-    replay_events(rt, now - timedelta(seconds=RETENTION), now, store.record)
+    replay_events(rt, now - timedelta(seconds=RETENTION), None, store.record)
     return store
 
 
 def replay_events(
-    rt: Runtime, since: datetime, until: datetime, handle: Callable[[Observation], object]
+    rt: Runtime, since: datetime, until: datetime | None, handle: Callable[[Observation], object]
 ) -> None:
-    """Hand every event the engine saw from ``since`` to ``until`` to ``handle``, in time order:
-    the assessed payments (the observation's id is the payment's) and the other events."""
+    """Hand every event the engine saw from ``since`` to before ``until`` (None: to this moment
+    included) to ``handle``, in time order: the assessed payments (the observation's id is the
+    payment's) and the other events."""
+    end = until or datetime.max.replace(tzinfo=UTC)
     from ebank.channels.models import Payment
 
     assessed = func.coalesce(Payment.risk_assessed_at, Payment.created_at)
@@ -300,7 +302,7 @@ def replay_events(
                 Payment.device_id,
                 Payment.ip_hash,
                 Payment.channel,
-            ).where(assessed >= since, assessed < until, Payment.risk_outcome.is_not(None))
+            ).where(assessed >= since, assessed < end, Payment.risk_outcome.is_not(None))
         ).all()
         events = session.execute(
             select(
@@ -310,7 +312,7 @@ def replay_events(
                 RiskEventRecord.device_id,
                 RiskEventRecord.ip_hash,
                 RiskEventRecord.channel,
-            ).where(RiskEventRecord.at >= since, RiskEventRecord.at < until)
+            ).where(RiskEventRecord.at >= since, RiskEventRecord.at < end)
         ).all()
     replay = [
         _observation(
