@@ -65,7 +65,8 @@ def _history(path: Path, customers: int, seed: int = 11) -> list[tuple[datetime,
     return [(at, customer, payee, amount) for at, customer, payee, amount, _ in rows]
 
 
-def _event(at: datetime, customer: int, payee: int, amount: float) -> RiskEvent:
+def _event(at: datetime, customer: int, payee: int, amount: float, payment: str) -> RiskEvent:
+    """A confirmed payment as the channels show it (with its id: the store counts it once)."""
     return RiskEvent(
         kind=EventKind.PAYMENT,
         customer_id=customer,
@@ -76,6 +77,7 @@ def _event(at: datetime, customer: int, payee: int, amount: float) -> RiskEvent:
         payee_key=str(payee),
         device_id=customer,
         ip=f"10.0.{customer % 250}.{customer % 7}",
+        details={"payment": payment},
     )
 
 
@@ -119,7 +121,7 @@ def main() -> int:
         (PROJECT_ROOT / "policies" / "rules" / f"{policy.rules}.yaml").read_text(encoding="utf-8")
     )
     figures: dict[str, object] = {"benchmark": "risk", "rules": len(rules.rules)}
-    known = [observation_of(_event(*entry)) for entry in history]
+    known = [observation_of(_event(*entry, f"h{i}")) for i, entry in enumerate(history)]
     chance = random.Random(5)
     later = START + timedelta(days=DAYS)
     events = [
@@ -128,6 +130,7 @@ def main() -> int:
             chance.randrange(args.customers),
             chance.randrange(args.customers * 2),
             chance.uniform(5, 800),
+            f"p{index}",
         )
         for index in range(args.decisions)
     ]
