@@ -19,6 +19,7 @@ import argparse
 import base64
 import http.client
 import json
+import shutil
 import os
 import statistics
 import subprocess
@@ -79,6 +80,7 @@ def _policy_dir(workdir: Path) -> Path:
     target = workdir / "policies"
     target.mkdir()
     (target / "bench.yaml").write_text(yaml.safe_dump(document, allow_unicode=True), "utf-8")
+    shutil.copytree(PROJECT_ROOT / "policies" / "rules", target / "rules")  # the risk engine's
     return target
 
 
