@@ -128,3 +128,16 @@ def test_an_analyst_drafts_rule_sets_and_a_bad_one_is_refused(analyst: Visit) ->
     row.get_by_role("button", name="影子运行").click()
     expect(page.locator("#rule-sets .status")).to_have_text("影子运行")
     expect(page).to_have_url(re.compile(r"/staff/risk/rule-sets$"))
+
+
+def test_training_a_model_without_labels_is_refused_in_the_page(analyst: Visit) -> None:
+    page = analyst.page
+    analyst.goto("/staff/login")
+    analyst.log_in("risk")
+    analyst.goto("/staff/risk/rule-sets")
+    expect(page.locator("#models")).to_contain_text("尚无模型")
+    page.locator("#train-from").fill("2026-10-01")
+    page.locator("#train-to").fill("2026-10-28")
+    page.locator("#submit-train").click()
+    expect(page.locator("#error")).to_contain_text("既有已确认的欺诈交易")
+    expect(page.locator("#models tbody tr[data-model]")).to_have_count(0)

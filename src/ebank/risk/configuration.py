@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 from sqlalchemy import select
@@ -40,6 +40,7 @@ RULE_SET_MOVES = {
     "retired": (),
 }
 MODEL_MOVES = {"candidate": ("live", "retired"), "live": ("retired",), "retired": ()}
+Versions = list[RiskRuleSetVersion | RiskModelVersion]
 HELD_OUT_SHARE = 0.2  # the last fifth of the window's days measure the model
 MAX_TRAINING_DAYS = 366
 MIN_YEAR = 2000
@@ -134,35 +135,44 @@ def _rule_set_row(session: Session, version_id: int, *, lock: bool = False) -> R
 
 def move_rule_set(rt: Runtime, actor: Actor, version_id: int, status: str) -> RuleSetView:
     """Put a version in shadow, live, or retire it; the version it replaces is retired."""
-    now = rt.clock.now()
     with rt.db.write() as session:
         # Every version locked: two analysts putting two versions live one after the other.
         session.execute(select(RiskRuleSetVersion.id).with_for_update()).all()
         row = _rule_set_row(session, version_id, lock=True)
-        _check_move(row.status, status, RULE_SET_MOVES)
-        if status == "live" and row.created_by == actor.ref:
-            raise _four_eyes()
-        if status in ("shadow", "live"):
-            for other in session.execute(
-                select(RiskRuleSetVersion).where(
-                    RiskRuleSetVersion.status == status, RiskRuleSetVersion.id != row.id
-                )
-            ).scalars():
-                other.status, other.changed_by, other.changed_at = "retired", actor.ref, now
-        before = row.status
-        row.status, row.changed_by, row.changed_at = status, actor.ref, now
-        _audit(
-            session,
-            rt,
-            actor,
-            f"risk.rule_set.{status}",
-            row.id,
-            before={"status": before},
-            after={"status": status},
+        _move(
+            session, rt, actor, row, status, moves=RULE_SET_MOVES, one_at_a_time=("shadow", "live")
         )
         view = _rule_set_view(row)
     _reload(rt)
     return view
+
+
+def _move(
+    session: Session,
+    rt: Runtime,
+    actor: Actor,
+    row: RiskRuleSetVersion | RiskModelVersion,
+    status: str,
+    *,
+    moves: dict[str, tuple[str, ...]],
+    one_at_a_time: tuple[str, ...],
+) -> None:
+    """Move a version to ``status`` (four eyes to go live), retiring the one it replaces."""
+    _check_move(row.status, status, moves)
+    if status == "live" and row.created_by == actor.ref:
+        raise _four_eyes()
+    now = rt.clock.now()
+    table = type(row)
+    if status in one_at_a_time:
+        replaced = select(table).where(table.status == status, table.id != row.id)
+        others = cast(Versions, session.execute(replaced).scalars().all())
+        for other in others:
+            other.status, other.changed_by, other.changed_at = "retired", actor.ref, now
+    before = row.status
+    row.status, row.changed_by, row.changed_at = status, actor.ref, now
+    entity = "rule_set" if isinstance(row, RiskRuleSetVersion) else "model"
+    action = f"risk.{entity}.{status}"
+    _audit(session, rt, actor, action, row.id, before={"status": before}, after={"status": status})
 
 
 def _check_move(current: str, wanted: str, moves: dict[str, tuple[str, ...]]) -> None:
@@ -360,7 +370,6 @@ def models(rt: Runtime) -> list[ModelView]:
 
 
 def move_model(rt: Runtime, actor: Actor, version_id: int, status: str) -> ModelView:
-    now = rt.clock.now()
     with rt.db.write() as session:
         session.execute(select(RiskModelVersion.id).with_for_update()).all()  # one at a time
         row = session.execute(
@@ -368,27 +377,7 @@ def move_model(rt: Runtime, actor: Actor, version_id: int, status: str) -> Model
         ).scalar_one_or_none()
         if row is None:
             raise NotFound("model_not_found", "No such model version.", field="version_id")
-        _check_move(row.status, status, MODEL_MOVES)
-        if status == "live" and row.created_by == actor.ref:
-            raise _four_eyes()
-        if status == "live":
-            for other in session.execute(
-                select(RiskModelVersion).where(
-                    RiskModelVersion.status == "live", RiskModelVersion.id != row.id
-                )
-            ).scalars():
-                other.status, other.changed_by, other.changed_at = "retired", actor.ref, now
-        before = row.status
-        row.status, row.changed_by, row.changed_at = status, actor.ref, now
-        _audit(
-            session,
-            rt,
-            actor,
-            f"risk.model.{status}",
-            row.id,
-            before={"status": before},
-            after={"status": status},
-        )
+        _move(session, rt, actor, row, status, moves=MODEL_MOVES, one_at_a_time=("live",))
         view = _model_view(row)
     _reload(rt)
     return view

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date
-from typing import Annotated, Any
+from functools import partial
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -145,7 +146,6 @@ def _versions(
     error: str | None = None,
     body: str = "",
     status_code: int = 200,
-    **context: Any,
 ) -> Response:
     response = staff_page(
         request,
@@ -156,7 +156,6 @@ def _versions(
         error=error,
         body=body,
         moves={"rule_sets": configuration.RULE_SET_MOVES, "models": configuration.MODEL_MOVES},
-        **context,
     )
     response.status_code = status_code
     return response
@@ -170,14 +169,8 @@ def draft_rule_set(
     principal: StaffPrincipal = Depends(page_staff),
     rt: Runtime = Depends(runtime),
 ) -> Response:
-    if _refused(principal, Permission.RISK_CONFIGURE):
-        return forbidden_page(request, principal)
-    try:
-        configuration.draft_rule_set(rt, principal.actor, body, note)
-    except DomainError as exc:
-        message = gettext(exc.message, **exc.params)
-        return _versions(request, principal, rt, error=message, body=body, status_code=exc.status)
-    return RedirectResponse("/staff/risk/rule-sets", status_code=303)
+    change = partial(configuration.draft_rule_set, rt, principal.actor, body, note)
+    return _configure(request, principal, rt, change, body=body)
 
 
 @router.post("/{what}/{version_id}/status", response_class=HTMLResponse)
@@ -189,15 +182,8 @@ def move_version(
     principal: StaffPrincipal = Depends(page_staff),
     rt: Runtime = Depends(runtime),
 ) -> Response:
-    if _refused(principal, Permission.RISK_CONFIGURE):
-        return forbidden_page(request, principal)
     move = configuration.move_rule_set if what == "rule-sets" else configuration.move_model
-    try:
-        move(rt, principal.actor, version_id, status)
-    except DomainError as exc:
-        message = gettext(exc.message, **exc.params)
-        return _versions(request, principal, rt, error=message, status_code=exc.status)
-    return RedirectResponse("/staff/risk/rule-sets", status_code=303)
+    return _configure(request, principal, rt, lambda: move(rt, principal.actor, version_id, status))
 
 
 @router.post("/models", response_class=HTMLResponse)
@@ -208,11 +194,25 @@ def train_model(
     principal: StaffPrincipal = Depends(page_staff),
     rt: Runtime = Depends(runtime),
 ) -> Response:
+    change = partial(configuration.train_model, rt, principal.actor, train_from, train_to)
+    return _configure(request, principal, rt, change)
+
+
+def _configure(
+    request: Request,
+    principal: StaffPrincipal,
+    rt: Runtime,
+    change: Callable[[], object],
+    *,
+    body: str = "",
+) -> Response:
+    """Make a rule-set or model change; back to the versions page, with the error if refused
+    (and the rule set as typed)."""
     if _refused(principal, Permission.RISK_CONFIGURE):
         return forbidden_page(request, principal)
     try:
-        configuration.train_model(rt, principal.actor, train_from, train_to)
+        change()
     except DomainError as exc:
         message = gettext(exc.message, **exc.params)
-        return _versions(request, principal, rt, error=message, status_code=exc.status)
+        return _versions(request, principal, rt, error=message, body=body, status_code=exc.status)
     return RedirectResponse("/staff/risk/rule-sets", status_code=303)
