@@ -4,7 +4,7 @@ engine whose state survives a restart."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import pytest
@@ -14,8 +14,10 @@ from tests.conftest import STAFF_PASSWORD, StaffLogins
 from tests.risk.test_risk_scenarios import analyst, open_alerts, paid, seasoned_customer
 
 from ebank.app import create_app
-from ebank.common.actor import Actor
+from ebank.common.actor import SYSTEM, Actor
 from ebank.common.clock import ManualClock
+from ebank.risk import configuration
+from ebank.risk.live import LiveRiskEngine
 from ebank.runtime import Runtime, build_runtime
 from ebank.staff.permissions import Role
 from ebank.staff.service import create_staff
@@ -143,11 +145,12 @@ def test_a_shadow_rule_decides_nothing_and_its_hits_are_recorded(
     assert hit["amount"] == 40_000
 
 
-def test_a_model_trained_on_labelled_history_goes_live_and_explains_its_scores(
+def labelled_history(
     rt: Runtime, client: TestClient, staff: StaffLogins, clock: ManualClock
-) -> None:
-    """Night-time payments of 2,000.00 to a mule are fraud; small daytime ones are not. A shadow
-    rule surfaces the large ones, an analyst labels them, a model learns from ten days of it."""
+) -> tuple[list[OnlineCustomer], date]:
+    """Ten days in which night-time payments of 2,000.00 to a mule are fraud and small daytime
+    ones are not: a shadow rule surfaces the large ones, an analyst labels them. Returns the
+    payers and the first day."""
     clock.advance(timedelta(days=-20))
     payers = [
         login_with_sms(rt, client, open_online_customer(rt, client, staff, n, balance=2_000_000))
@@ -172,7 +175,13 @@ def test_a_model_trained_on_labelled_history_goes_live_and_explains_its_scores(
     staff.log_in_again()
     for hit in open_alerts(client, staff, status="closed", kind="shadow", limit=200):
         assert analyst(client, staff, hit["id"], "label", label="fraud").status_code == 200
+    return payers, first_day
 
+
+def test_a_model_trained_on_labelled_history_goes_live_and_explains_its_scores(
+    rt: Runtime, client: TestClient, staff: StaffLogins, clock: ManualClock
+) -> None:
+    payers, first_day = labelled_history(rt, client, staff, clock)
     trainer = staff.headers(Role.RISK_ANALYST)
     window = {"train_from": str(first_day), "train_to": str(first_day + timedelta(days=9))}
     candidate = client.post(f"{API}/risk/models", json=window, headers=trainer)
@@ -216,6 +225,29 @@ def test_an_impossible_training_window_is_refused(
     )
     assert refused.status_code == 422, refused.text
     assert refused.headers["content-type"].startswith("application/problem+json")
+
+
+def test_a_candidate_is_trained_on_schedule_and_never_goes_live_by_itself(
+    rt: Runtime, client: TestClient, staff: StaffLogins, clock: ManualClock
+) -> None:
+    policy = rt.policy.risk
+    _, first_day = labelled_history(rt, client, staff, clock)
+    # Today the latest window (ending label_delay_days ago) takes in the ten labelled days.
+    clock.set(
+        datetime.combine(first_day, time(2), UTC) + timedelta(days=policy.label_delay_days + 9)
+    )
+    scheduled = configuration.retrain_if_due(rt, SYSTEM)
+    assert scheduled is not None
+    assert scheduled.status == "candidate"
+    assert scheduled.trained_to == first_day + timedelta(days=9)
+    assert (scheduled.trained_to - scheduled.trained_from).days == policy.training_days - 1
+    assert scheduled.frauds == 10
+    assert configuration.retrain_if_due(rt, SYSTEM) is None  # not due again yet
+    clock.advance(timedelta(days=policy.retrain_days))
+    assert configuration.retrain_if_due(rt, SYSTEM) is not None
+    assert [m.status for m in configuration.models(rt)] == ["candidate", "candidate"]
+    assert isinstance(rt.risk, LiveRiskEngine)
+    assert rt.risk.engine().model is None  # nobody put one live
 
 
 def test_not_enough_labels_to_train_is_a_clear_refusal(
