@@ -19,8 +19,8 @@ import argparse
 import base64
 import http.client
 import json
-import shutil
 import os
+import shutil
 import statistics
 import subprocess
 import sys
