@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from tests.channels.banking import (
     API,
@@ -18,6 +19,7 @@ from tests.channels.banking import (
 )
 from tests.conftest import StaffLogins
 
+from ebank.channels.api import customer_risk_outcome
 from ebank.common.clock import ManualClock
 from ebank.ledger.service import get_account, reveal_account_number
 from ebank.runtime import Runtime
@@ -144,11 +146,12 @@ def test_s2_a_new_investment_service_then_the_whole_balance_is_held_and_voided(
         },
         headers=victim.headers(),
     ).json()
-    assert moved["risk_outcome"] == "hold"
+    assert moved["risk_outcome"] == "challenge"  # all the customer's app learns before the end
     assert moved["exemption"] is None  # a risky payment is never exempt
     response = authorise_with_sms(rt, client, victim, moved)
     held = response.json()
     assert held["status"] == "held", response.text
+    assert held["risk_outcome"] == "hold"
     assert get_account(rt, margin["id"]).balance == 0
     assert "security check" in sms_messages(rt, victim.mobile)[-1]["text"]
 
@@ -247,3 +250,20 @@ def test_s5_a_refund_scam_is_held_labelled_fraud_and_its_payee_blocked_for_every
     assert {"blocked_payee", "payee_with_confirmed_fraud"} <= set(block["rules"])
     closed = analyst(client, staff, block["id"], "close", note="payee blocked")
     assert closed.json()["status"] == "closed"
+
+
+@pytest.mark.parametrize(
+    ("status", "decided", "shown"),
+    [
+        ("awaiting_auth", "hold", "challenge"),
+        ("awaiting_auth", "block", "challenge"),
+        ("awaiting_auth", "challenge", "challenge"),
+        ("awaiting_auth", "allow", "allow"),
+        ("held", "hold", "hold"),
+        ("blocked", "block", "block"),
+    ],
+)
+def test_the_app_learns_of_a_hold_or_block_only_once_the_payment_is_final(
+    status: str, decided: str, shown: str
+) -> None:
+    assert customer_risk_outcome(status, decided) == shown

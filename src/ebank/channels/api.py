@@ -35,6 +35,7 @@ from ebank.common.i18n import current_locale, gettext
 from ebank.common.money import format_amount
 from ebank.ledger import service as ledger
 from ebank.notify.messages import TIP_NEVER_ASK_CODE
+from ebank.risk.assessment import Outcome
 from ebank.runtime import Runtime
 from ebank.staff.permissions import Permission
 from ebank.web.fields import MAX_ID
@@ -65,7 +66,7 @@ def payment_out(view: payments.PaymentView) -> PaymentOut:
         ],
         needs_confirmation=view.needs_confirmation,
         exemption=view.exemption,
-        risk_outcome=view.risk_outcome,
+        risk_outcome=customer_risk_outcome(view.status, view.risk_outcome),
         strength=view.strength,
         factors=view.factors,
         transfer_id=view.transfer_id,
@@ -74,6 +75,15 @@ def payment_out(view: payments.PaymentView) -> PaymentOut:
         challenge=challenge_out(view.challenge) if view.challenge else None,
         tip=gettext(TIP_NEVER_ASK_CODE, locale),
     )
+
+
+def customer_risk_outcome(status: str, outcome: str | None) -> str | None:
+    """What the customer's app is told of the risk decision: before the payment is final a hold
+    or a block shows only as what the customer meets — a full authentication (``challenge``) —
+    so that whoever holds the phone cannot try amounts until one passes unseen."""
+    if status in payments.FINAL_STATES or outcome not in (Outcome.HOLD, Outcome.BLOCK):
+        return outcome
+    return Outcome.CHALLENGE.value
 
 
 # --- payments (first: routes are matched in order, and these are the busiest) -------------------
