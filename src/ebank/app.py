@@ -46,13 +46,14 @@ class BackgroundWorker:
     def _run(self) -> None:
         from ebank.ledger.clearing import SimulatedCounterparty, run_clearing, send_recalls
         from ebank.ledger.service import expire_due_holds
-        from ebank.risk.service import settle_expired_holds
+        from ebank.risk.service import alert_abandoned_attempts, settle_expired_holds
 
         while not self._stop.wait(self.rt.settings.background_interval_s):
             try:
                 self._retrain_if_due()
                 expire_due_holds(self.rt)
                 settle_expired_holds(self.rt)
+                alert_abandoned_attempts(self.rt)
                 self.rt.courier.flush()  # what could not be sent right after its commit
                 if self.rt.settings.simulate_counterparty:
                     counterparty = SimulatedCounterparty()

@@ -14,6 +14,7 @@ from tests.channels.banking import (
     authorise_with_sms,
     login_with_sms,
     open_online_customer,
+    pay,
     sms_messages,
 )
 from tests.conftest import StaffLogins
@@ -212,3 +213,30 @@ def test_a_payee_blocked_in_one_process_is_refused_by_another(
         refused = paid(other_rt, other, payer, mule, 30_000)
         assert refused["status"] == "blocked"
     other_rt.close()
+
+
+def test_a_risky_payment_left_unauthorised_becomes_an_alert(
+    rt: Runtime, client: TestClient, staff: StaffLogins, clock: ManualClock
+) -> None:
+    """Whoever holds the phone meets a full authentication and gives up: the analysts still see
+    the attempt once the draft's time has passed, and can act on its payee."""
+    payer = fresh_customer(rt, client, staff, 103)
+    mule = open_online_customer(rt, client, staff, 104, balance=0)
+    abandoned = pay(rt, client, payer, mule, 450_000).json()
+    assert abandoned["status"] == "awaiting_auth"
+    authorised = paid(rt, client, payer, mule, 460_000)  # held: its own alert, not an attempt
+
+    clock.advance(timedelta(minutes=rt.policy.channels.draft_ttl_minutes - 1))
+    assert service.alert_abandoned_attempts(rt) == 0  # the customer may still authorise it
+    clock.advance(timedelta(minutes=2))
+    assert service.alert_abandoned_attempts(rt) == 1
+    assert service.alert_abandoned_attempts(rt) == 0  # once
+    staff.log_in_again()
+    alerts = {alert["kind"]: alert for alert in open_alerts(client, staff)}
+    assert set(alerts) == {"attempt", "hold"}
+    assert alerts["attempt"]["payment_id"] == abandoned["id"]
+    assert alerts["hold"]["payment_id"] == authorised["id"]
+    attempt = alerts["attempt"]["id"]
+    assert analyst(client, staff, attempt, "release", note="no").status_code == 409
+    assert analyst(client, staff, attempt, "label", label="fraud").status_code == 200
+    assert analyst(client, staff, attempt, "close", note="customer unaware").status_code == 200

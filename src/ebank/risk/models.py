@@ -16,7 +16,8 @@ from ebank.db import ID, Base, UTCDateTime
 
 
 class RiskAlert(Base):
-    """A held or blocked payment (or a shadow rule's hit) for an analyst to look at."""
+    """A held or blocked payment, a risky payment left unauthorised, or a shadow rule's hit, for
+    an analyst to look at."""
 
     __tablename__ = "risk_alerts"
     __table_args__ = (
@@ -25,7 +26,7 @@ class RiskAlert(Base):
     )
 
     id: Mapped[int] = mapped_column(ID, primary_key=True)
-    kind: Mapped[str] = mapped_column(String(8), nullable=False)  # hold | block | shadow
+    kind: Mapped[str] = mapped_column(String(8), nullable=False)  # hold|block|attempt|shadow
     status: Mapped[str] = mapped_column(
         String(10), nullable=False
     )  # open | released | voided | closed

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import exists, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
@@ -34,6 +34,7 @@ from ebank.ledger.clearing import PAYEE_ACCOUNT_PURPOSE, PAYEE_NAME_PURPOSE
 from ebank.ledger.posting import Code, TransferKind, TransferRequest, TransferResult
 from ebank.notify import service as notify
 from ebank.notify.models import Notification
+from ebank.risk.assessment import Outcome
 from ebank.risk.live import LiveRiskEngine
 from ebank.risk.models import BlockedPayee, RiskAlert, RiskEventRecord
 from ebank.risk.store import FeatureStore
@@ -41,7 +42,7 @@ from ebank.risk.store import FeatureStore
 if TYPE_CHECKING:
     from ebank.runtime import Runtime
 
-ALERT_KINDS = ("hold", "block", "shadow")
+ALERT_KINDS = ("hold", "block", "attempt", "shadow")
 ALERT_STATUSES = ("open", "released", "voided", "closed")
 LABELS = ("fraud", "not_fraud")
 HISTORY_DAYS = 30
@@ -55,29 +56,64 @@ def alert_rows(payments: Sequence[Payment], now: datetime) -> list[dict[str, Any
     for payment in payments:
         evidence = json.loads(payment.risk_evidence or "{}")
         kind = _alert_kind(payment, evidence)
-        if kind is None:
-            continue
-        rules = evidence.get("shadow_rules" if kind == "shadow" else "rules", [])
-        rows.append(
-            {
-                "kind": kind,
-                "status": "closed" if kind == "shadow" else "open",
-                "resolution": "shadow" if kind == "shadow" else None,
-                "customer_id": payment.customer_id,
-                "payment_id": payment.id,
-                "channel": payment.channel,
-                "amount": payment.amount,
-                "currency": payment.currency,
-                "payee_hash": payment.payee_hash,
-                "score": payment.risk_score,
-                "rules": to_json(list(rules)),
-                "reasons": payment.risk_reasons or "[]",
-                "features": to_json(evidence.get("features", {})),
-                "event_at": payment.risk_assessed_at or payment.created_at,
-                "created_at": now,
-            }
-        )
+        if kind is not None:
+            rows.append(_alert_row(payment, kind, evidence, now))
     return rows
+
+
+def _alert_row(
+    payment: Payment, kind: str, evidence: dict[str, Any], now: datetime
+) -> dict[str, Any]:
+    rules = evidence.get("shadow_rules" if kind == "shadow" else "rules", [])
+    return {
+        "kind": kind,
+        "status": "closed" if kind == "shadow" else "open",
+        "resolution": "shadow" if kind == "shadow" else None,
+        "customer_id": payment.customer_id,
+        "payment_id": payment.id,
+        "channel": payment.channel,
+        "amount": payment.amount,
+        "currency": payment.currency,
+        "payee_hash": payment.payee_hash,
+        "score": payment.risk_score,
+        "rules": to_json(list(rules)),
+        "reasons": payment.risk_reasons or "[]",
+        "features": to_json(evidence.get("features", {})),
+        "event_at": payment.risk_assessed_at or payment.created_at,
+        "created_at": now,
+    }
+
+
+def alert_abandoned_attempts(rt: Runtime, limit: int = 500) -> int:
+    """Payments the engine would have held or blocked that were never authorised (the customer
+    — or whoever held the phone — gave up once the full authentication was asked): an alert
+    each, once the draft's time (policy ``channels.draft_ttl_minutes``) has passed. Run by the
+    worker."""
+    now = rt.clock.now()
+    cutoff = now - timedelta(minutes=rt.policy.channels.draft_ttl_minutes)
+    alerted = select(RiskAlert.id).where(RiskAlert.payment_id == Payment.id)
+    with rt.db.write() as session:
+        abandoned = (
+            session.execute(
+                select(Payment)
+                .where(
+                    Payment.status.in_(("draft", "awaiting_auth")),
+                    Payment.risk_outcome.in_((Outcome.HOLD.value, Outcome.BLOCK.value)),
+                    Payment.updated_at < cutoff,
+                    ~exists(alerted),
+                )
+                .limit(limit)
+            )
+            .scalars()
+            .all()
+        )
+        rows = [
+            _alert_row(payment, "attempt", json.loads(payment.risk_evidence or "{}"), now)
+            for payment in abandoned
+        ]
+        if rows:
+            session.execute(insert(RiskAlert), rows)
+    return len(rows)
 
 
 def _alert_kind(payment: Payment, evidence: dict[str, Any]) -> str | None:
@@ -91,7 +127,7 @@ def _alert_kind(payment: Payment, evidence: dict[str, Any]) -> str | None:
 def queue_alerts(conn: Connection, payments: Sequence[Payment], now: datetime) -> None:
     rows = alert_rows(payments, now)
     if rows:
-        conn.execute(RiskAlert.__table__.insert(), rows)  # type: ignore[attr-defined]
+        conn.execute(insert(RiskAlert), rows)
 
 
 # ------------------------------------------------------------------------------- reading

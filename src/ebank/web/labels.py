@@ -46,6 +46,7 @@ PERMISSIONS: dict[str, str] = {
 ALERT_KINDS: dict[str, str] = {
     "hold": N_("Held payment"),
     "block": N_("Blocked payment"),
+    "attempt": N_("Risky payment not authorised"),
     "shadow": N_("Shadow rule hit"),
 }
 ALERT_STATUSES: dict[str, str] = {
