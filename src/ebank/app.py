@@ -63,10 +63,13 @@ class BackgroundWorker:
                 log.error("background work failed: %s", type(exc).__name__)
 
     def _retrain_if_due(self) -> None:
+        """Hourly: a candidate model when one is due; the risk event log kept to its length."""
         from ebank.risk.configuration import retrain_if_due
+        from ebank.risk.live import prune_event_log
 
         if time.monotonic() >= self._next_retrain_check:
             self._next_retrain_check = time.monotonic() + RETRAIN_CHECK_S
+            prune_event_log(self.rt)
             retrain_if_due(self.rt, SYSTEM)
 
 

@@ -155,6 +155,7 @@ class RiskPolicy(_Section):
     retrain_days: int = Field(default=7, ge=0, le=366)  # 0: no scheduled retraining
     training_days: int = Field(default=28, ge=7, le=366)
     label_delay_days: int = Field(default=7, ge=0, le=90)  # how late confirmed frauds arrive
+    event_log_days: int = Field(default=120, ge=70, le=3660)  # risk_events kept (rebuild, training)
 
     @model_validator(mode="after")
     def _ordered(self) -> RiskPolicy:

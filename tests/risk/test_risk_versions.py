@@ -321,3 +321,28 @@ def test_what_the_engine_knew_survives_a_restart(
     assert {"blocked_payee", "payee_with_confirmed_fraud"} <= set(block["rules"])
     client.__exit__(None, None, None)
     rt.close()
+
+
+def test_the_event_log_keeps_what_rebuilds_and_training_need_and_no_more(
+    rt: Runtime, client: TestClient, staff: StaffLogins, clock: ManualClock
+) -> None:
+    from sqlalchemy import func, select
+
+    from ebank.risk.live import RiskEventLog, prune_event_log
+    from ebank.risk.models import RiskEventRecord
+
+    def logged() -> int:
+        rt.worker(RiskEventLog).flush()
+        with rt.db.read() as session:
+            return int(session.execute(select(func.count(RiskEventRecord.id))).scalar_one())
+
+    login_with_sms(rt, client, open_online_customer(rt, client, staff, 111))
+    old = logged()
+    assert old >= 2  # the registration and the new device, at least
+    clock.advance(timedelta(days=rt.policy.risk.event_log_days - 1))
+    staff.log_in_again()
+    login_with_sms(rt, client, open_online_customer(rt, client, staff, 112))
+    assert prune_event_log(rt) == 0
+    clock.advance(timedelta(days=2))
+    assert prune_event_log(rt) == old
+    assert logged() >= 2  # the newer customer's

@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import delete, func, insert, select
 
 from ebank.risk.assessment import Decision, EventKind, RiskEvent
 from ebank.risk.engine import Decided, RiskEngine
@@ -271,6 +271,14 @@ class RiskEventLog:
             for row in batch:
                 if row is not None and "_done" in row:
                     row["_done"].set()
+
+
+def prune_event_log(rt: Runtime) -> int:
+    """Forget the logins and security changes older than the policy keeps (``risk.event_log_days``:
+    more than a rebuild and a training window with its month before need). Run by the worker."""
+    cutoff = rt.clock.now() - timedelta(days=rt.policy.risk.event_log_days)
+    with rt.db.write_connection() as conn:
+        return conn.execute(delete(RiskEventRecord).where(RiskEventRecord.at < cutoff)).rowcount
 
 
 def rebuild_store(rt: Runtime, store: FeatureStore) -> FeatureStore:
