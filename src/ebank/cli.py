@@ -24,12 +24,14 @@ audit_app = typer.Typer(help="The hash-chained audit trail.", no_args_is_help=Tr
 clearing_app = typer.Typer(help="Inter-bank clearing.", no_args_is_help=True)
 staff_app = typer.Typer(help="Staff users.", no_args_is_help=True)
 risk_app = typer.Typer(help="Real-time risk.", no_args_is_help=True)
+aml_app = typer.Typer(help="Anti-money-laundering monitoring.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(ledger_app, name="ledger")
 app.add_typer(audit_app, name="audit")
 app.add_typer(clearing_app, name="clearing")
 app.add_typer(staff_app, name="staff")
 app.add_typer(risk_app, name="risk")
+app.add_typer(aml_app, name="aml")
 
 console = Console()
 
@@ -284,3 +286,117 @@ def risk_backtest(  # noqa: PLR0917 -- one parameter per command-line option
         f"{figures['card_precision_at_100']:.4f}"
     )
     typer.echo(json.dumps(figures))
+
+
+@aml_app.command("scan")
+def aml_scan(
+    first: Annotated[
+        str | None, typer.Option("--from", help="First day (default: after the last scan).")
+    ] = None,
+    last: Annotated[str | None, typer.Option("--to", help="Last day (default: yesterday).")] = None,
+) -> None:
+    """Run every typology and the large-value criteria over the ledger's days."""
+    from ebank.aml.scan import run_scan, scan_steps
+    from ebank.common.actor import SYSTEM
+    from ebank.common.errors import DomainError
+    from ebank.runtime import build_runtime
+
+    rt = build_runtime()
+    steps = scan_steps(rt.policy.aml)
+    try:
+        with _progress() as progress:
+            task = progress.add_task("scanning", total=len(steps))
+
+            def advance(step: str) -> None:
+                progress.update(task, description=step, completed=steps.index(step))
+
+            summary = run_scan(
+                rt,
+                SYSTEM,
+                first_day=_day(first) if first else None,
+                last_day=_day(last) if last else None,
+                progress=advance,
+            )
+            progress.update(task, description="done", completed=len(steps))
+    except DomainError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from exc
+    finally:
+        rt.close()
+    if summary.scan_id is None:
+        console.print("nothing new to scan: the last scan reached yesterday")
+    else:
+        console.print(
+            f"{summary.first_day}..{summary.last_day}: {summary.flows} movements, "
+            f"{summary.alerts_created} new alerts, {summary.reports_created} new large-value reports"
+        )
+    typer.echo(
+        json.dumps(
+            {
+                "scan_id": summary.scan_id,
+                "from": summary.first_day.isoformat(),
+                "to": summary.last_day.isoformat(),
+                "movements": summary.flows,
+                "alerts_created": summary.alerts_created,
+                "large_value_reports_created": summary.reports_created,
+                "hits_by_typology": summary.by_typology,
+            }
+        )
+    )
+
+
+@aml_app.command("evaluate-amlsim")
+def aml_evaluate_amlsim(
+    directory: Annotated[
+        Path, typer.Argument(exists=True, file_okay=False, help="The unpacked AMLSim sample.")
+    ],
+    alerts: Annotated[
+        Path, typer.Option(help="Where to write account_id,flagged,score,typologies.")
+    ],
+) -> None:
+    """Run the typologies over an AMLSim sample; precision, recall and F1 per account."""
+    from ebank.aml.amlsim import evaluate
+    from ebank.policy import load_policy
+
+    settings = get_settings()
+    aml = load_policy(settings.policy_dir, settings.policy_profile).aml
+    params = aml.evaluation.get("amlsim")
+    if params is None:
+        console.print("[red]the policy profile has no aml.evaluation.amlsim parameters[/red]")
+        raise typer.Exit(2)
+    names = [n for n in type(params).model_fields if getattr(params, n) is not None]
+    with _progress() as progress:
+        task = progress.add_task("typologies", total=len(names))
+        try:
+            result = evaluate(
+                directory,
+                params,
+                aml.large_value,
+                alerts_csv=alerts,
+                progress=lambda name: progress.update(
+                    task, description=name, completed=names.index(name)
+                ),
+            )
+        except (FileNotFoundError, ValueError) as exc:
+            console.print(f"[red]{exc}[/red]")
+            raise typer.Exit(2) from exc
+        progress.update(task, description="done", completed=len(names))
+    console.print(
+        f"{result.flagged} of {result.accounts} accounts flagged, {result.true_positives} of "
+        f"{result.laundering} laundering accounts found: precision {result.precision:.4f} · "
+        f"recall {result.recall:.4f} · F1 {result.f1:.4f}"
+    )
+    typer.echo(
+        json.dumps(
+            {
+                "accounts": result.accounts,
+                "laundering_accounts": result.laundering,
+                "flagged": result.flagged,
+                "true_positives": result.true_positives,
+                "precision": round(result.precision, 4),
+                "recall": round(result.recall, 4),
+                "f1": round(result.f1, 4),
+                "hits_by_typology": result.hits_by_typology,
+            }
+        )
+    )

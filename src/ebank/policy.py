@@ -164,6 +164,152 @@ class RiskPolicy(_Section):
         return self
 
 
+class LargeValuePolicy(_Section):
+    """PBoC Order [2016] No. 3: a customer's single or same-day cumulative movements at or above
+    these are reported within ``report_working_days`` working days."""
+
+    cash: MajorAmount
+    company_transfer: MajorAmount
+    individual_domestic: MajorAmount
+    individual_cross_border: MajorAmount
+    report_working_days: int = Field(default=5, ge=1, le=30)
+
+
+class PassThroughParams(_Section):
+    """Money in and out again within ``window_days``, little of it retained."""
+
+    window_days: int = Field(default=1, ge=1, le=31)
+    min_amount: MajorAmount
+    max_retained_ratio: float = Field(default=0.1, ge=0, lt=1)
+
+
+class FanParams(_Section):
+    """Many counterparties on one side of an account within ``window_days``."""
+
+    window_days: int = Field(default=7, ge=1, le=92)
+    min_counterparties: int = Field(default=10, ge=2, le=10_000)
+    min_total: MajorAmount
+
+
+class GatherScatterParams(_Section):
+    """Fan-in and fan-out at the same account within ``window_days`` (or the reverse order)."""
+
+    window_days: int = Field(default=7, ge=1, le=92)
+    min_in: int = Field(default=5, ge=2, le=10_000)
+    min_out: int = Field(default=5, ge=2, le=10_000)
+    min_total: MajorAmount
+    max_retained_ratio: float = Field(default=0.2, ge=0, lt=1)
+
+
+class ScatterGatherParams(_Section):
+    """One source spreads money over intermediaries that all pass it to one destination."""
+
+    window_days: int = Field(default=7, ge=1, le=92)
+    min_intermediaries: int = Field(default=3, ge=2, le=1000)
+    min_amount: MajorAmount  # per leg
+
+
+class CycleParams(_Section):
+    """Money that comes back to where it started through other accounts."""
+
+    window_days: int = Field(default=30, ge=1, le=366)
+    max_length: int = Field(default=4, ge=2, le=6)
+    min_amount: MajorAmount  # per leg
+    min_returned_ratio: float = Field(default=0.5, gt=0, le=1)
+
+
+class StructuringParams(_Section):
+    """Repeated amounts just under a reporting threshold (the large-value ones)."""
+
+    window_days: int = Field(default=7, ge=1, le=92)
+    min_count: int = Field(default=3, ge=2, le=1000)
+    band: float = Field(default=0.1, gt=0, lt=1)  # "just under": within this share below
+
+
+class SplitPaymentsParams(_Section):
+    """One payer paying one payee in pieces: several transfers within ``window_days``, each far
+    below what the payer usually pays (化整为零)."""
+
+    window_days: int = Field(default=2, ge=1, le=366)
+    min_transfers: int = Field(default=3, ge=1, le=1000)
+    below_usual_ratio: float = Field(default=0.5, gt=0, le=1)
+    min_total: MajorAmount
+
+
+class TurnoverParams(_Section):
+    """Turnover far above the scale the customer declared (registered capital, monthly
+    turnover)."""
+
+    window_days: int = Field(default=30, ge=1, le=366)
+    capital_multiple: float = Field(default=10, gt=0)
+    declared_turnover_multiple: float = Field(default=5, gt=0)
+    min_turnover: MajorAmount
+
+
+class PurposeRule(_Section):
+    """A purpose (any of ``purpose_keywords``) only fits a business whose scope mentions one of
+    ``scope_keywords``."""
+
+    purpose_keywords: list[str] = Field(min_length=1)
+    scope_keywords: list[str] = Field(min_length=1)
+
+
+class PurposeParams(_Section):
+    window_days: int = Field(default=30, ge=1, le=366)
+    min_amount: MajorAmount
+    rules: dict[str, PurposeRule] = Field(min_length=1)
+
+
+class PayrollParams(_Section):
+    """Large "salary" from a company to individuals with no payroll before."""
+
+    purpose_keywords: list[str] = Field(min_length=1)
+    min_amount: MajorAmount  # per transfer: far above a salary
+    history_days: int = Field(default=90, ge=1, le=3660)
+    window_days: int = Field(default=30, ge=1, le=366)
+
+
+class DormantParams(_Section):
+    dormant_days: int = Field(default=180, ge=30, le=3660)
+    window_days: int = Field(default=30, ge=1, le=366)
+    min_amount: MajorAmount
+
+
+class SharedIdentifierParams(_Section):
+    """One device or one phone number behind several customers."""
+
+    min_customers: int = Field(default=3, ge=2, le=1000)
+
+
+class TypologyParams(_Section):
+    """Each typology's parameters; a typology left out does not run."""
+
+    pass_through: PassThroughParams | None = None
+    fan_in: FanParams | None = None
+    fan_out: FanParams | None = None
+    gather_scatter: GatherScatterParams | None = None
+    scatter_gather: ScatterGatherParams | None = None
+    cycle: CycleParams | None = None
+    structuring: StructuringParams | None = None
+    split_payments: SplitPaymentsParams | None = None
+    turnover_vs_profile: TurnoverParams | None = None
+    purpose_vs_scope: PurposeParams | None = None
+    payroll_without_history: PayrollParams | None = None
+    dormant_reactivated: DormantParams | None = None
+    shared_identifier: SharedIdentifierParams | None = None
+
+
+class AmlPolicy(_Section):
+    """Anti-money-laundering monitoring (docs/aml.md)."""
+
+    calendar: str = Field(default="cn", pattern=r"^[a-z0-9_-]+$")  # policies/calendars/<name>.yaml
+    large_value: LargeValuePolicy
+    suspicious_report_working_days: int = Field(default=5, ge=1, le=30)
+    typologies: TypologyParams
+    # External datasets whose amounts carry no currency (``ebank aml evaluate-amlsim``).
+    evaluation: dict[str, TypologyParams] = Field(default_factory=dict)
+
+
 class Policy(_Section):
     profile: str
     name: str
@@ -174,6 +320,7 @@ class Policy(_Section):
     customer_auth: CustomerAuthPolicy = Field(default_factory=CustomerAuthPolicy)
     channels: ChannelPolicy
     risk: RiskPolicy = Field(default_factory=RiskPolicy)
+    aml: AmlPolicy
 
     @model_validator(mode="after")
     def _check(self) -> Policy:

@@ -1,5 +1,6 @@
 """Every capability's tables, imported in one place so the metadata (and Alembic) sees them all."""
 
+from ebank.aml import models as aml_models
 from ebank.audit import models as audit_models
 from ebank.auth import models as auth_models
 from ebank.channels import models as channel_models
@@ -13,6 +14,7 @@ from ebank.staff import models as staff_models
 metadata = Base.metadata
 
 __all__ = [
+    "aml_models",
     "audit_models",
     "auth_models",
     "channel_models",
