@@ -201,6 +201,17 @@ class GatherScatterParams(_Section):
     max_retained_ratio: float = Field(default=0.2, ge=0, lt=1)
 
 
+class ConcentratedDispersedParams(_Section):
+    """Large sums from a few payers dispersed to many payees within ``window_days`` (集中转入、
+    分散转出), or gathered from many and sent on to a few (the reverse), little of it kept."""
+
+    window_days: int = Field(default=7, ge=1, le=92)
+    max_concentrated: int = Field(default=2, ge=1, le=10)
+    min_dispersed: int = Field(default=3, ge=2, le=10_000)
+    min_total: MajorAmount
+    max_retained_ratio: float = Field(default=0.2, ge=0, lt=1)
+
+
 class ScatterGatherParams(_Section):
     """One source spreads money over intermediaries that all pass it to one destination."""
 
@@ -288,6 +299,7 @@ class TypologyParams(_Section):
     fan_in: FanParams | None = None
     fan_out: FanParams | None = None
     gather_scatter: GatherScatterParams | None = None
+    concentrated_dispersed: ConcentratedDispersedParams | None = None
     scatter_gather: ScatterGatherParams | None = None
     cycle: CycleParams | None = None
     structuring: StructuringParams | None = None

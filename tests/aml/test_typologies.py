@@ -4,94 +4,14 @@ a test says so."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
-from typing import Any
+from datetime import date, timedelta
 
 import pytest
+from tests.aml.book import POLICY, Book
 
-from ebank.aml.dataset import scan_database
-from ebank.aml.typologies import TYPOLOGIES, Context, Days, Hit, lookback_days, with_flows
-from ebank.config import PROJECT_ROOT
-from ebank.policy import load_policy_file
+from ebank.aml.typologies import TYPOLOGIES, Hit, lookback_days
 
-POLICY = load_policy_file(PROJECT_ROOT / "policies" / "cn.yaml").aml
 D0 = date(2026, 6, 1)  # a Monday
-
-
-class Book:
-    """Accounts (nodes) and movements in the scan's tables."""
-
-    def __init__(self) -> None:
-        self.con = scan_database()
-        self.moves = 0
-
-    def party(
-        self,
-        node: int,
-        kind: str = "individual",
-        *,
-        customer: int | None = None,
-        capital: int | None = None,
-        turnover: int | None = None,
-        scope: str | None = None,
-        opened: date = date(2025, 1, 1),
-    ) -> int:
-        self.con.execute(
-            "INSERT INTO parties VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [
-                node,
-                customer if customer is not None else node,
-                kind,
-                capital * 100 if capital is not None else None,
-                turnover * 100 if turnover is not None else None,
-                scope,
-                opened,
-            ],
-        )
-        return node
-
-    def pay(
-        self,
-        payer: int | None,
-        payee: int | None,
-        yuan: float,
-        day: date,
-        *,
-        purpose: str = "",
-        cash: bool = False,
-        cross_border: bool = False,
-        hour: int = 10,
-    ) -> str:
-        self.moves += 1
-        transfer_id = f"t{self.moves}"
-        self.con.execute(
-            "INSERT INTO flows VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                transfer_id,
-                datetime.combine(day, time(hour, self.moves % 60)),
-                day,
-                payer,
-                payee,
-                round(yuan * 100),
-                purpose,
-                "cash" if cash else "transfer",
-                cash,
-                cross_border,
-            ],
-        )
-        return transfer_id
-
-    def share(self, kind: str, value: str, *customers: int) -> None:
-        for customer in customers:
-            self.con.execute("INSERT INTO identifiers VALUES (?, ?, ?)", [customer, kind, value])
-
-    def run(
-        self, typology: str, first: date, last: date | None = None, **changes: Any
-    ) -> list[Hit]:
-        section = getattr(POLICY.typologies, typology)
-        params = section.model_copy(update=changes) if changes else section
-        ctx = Context(self.con, Days(first, last or first), 100, POLICY.large_value)
-        return with_flows(ctx, TYPOLOGIES[typology](ctx, params))
 
 
 def subjects(hits: list[Hit]) -> set[int]:
@@ -471,3 +391,39 @@ def test_two_customers_sharing_a_phone_are_a_family_not_a_pattern() -> None:
     book.share("phone", "p-1", 1, 2)
     book.pay(person, other, 10_000, D0)
     assert book.run("shared_identifier", D0) == []
+
+
+# concentrated in, dispersed out (and the reverse)
+
+
+def _one_in_four_out(book: Book, payees: int, kept: float) -> int:
+    shell, source = book.party(1, "company"), book.party(2, "company")
+    book.pay(source, shell, 4_000_000, D0, hour=9)
+    for n in range(payees):
+        book.pay(shell, book.party(10 + n), 4_000_000 * (1 - kept) / payees, D0, hour=14)
+    return shell
+
+
+def test_concentrated_in_dispersed_out() -> None:
+    book = Book()
+    shell = _one_in_four_out(book, payees=4, kept=0.0)
+    [hit] = book.run("concentrated_dispersed", D0)
+    assert hit.subject == shell
+    assert (hit.facts["shape"], hit.facts["payers"], hit.facts["payees"]) == ("dispersed_out", 1, 4)
+
+
+def test_dispersed_in_concentrated_out() -> None:
+    book = Book()
+    collector, boss = book.party(1), book.party(2)
+    for n in range(5):
+        book.pay(book.party(10 + n), collector, 300_000, D0)
+    book.pay(collector, boss, 1_450_000, D0 + timedelta(days=1))
+    [hit] = book.run("concentrated_dispersed", D0, D0 + timedelta(days=1))
+    assert (hit.subject, hit.facts["shape"]) == (collector, "concentrated_out")
+
+
+@pytest.mark.parametrize(("payees", "kept"), [(2, 0.0), (4, 0.3)], ids=["two payees", "keeps"])
+def test_concentrated_dispersed_near_misses(payees: int, kept: float) -> None:
+    book = Book()
+    _one_in_four_out(book, payees=payees, kept=kept)
+    assert book.run("concentrated_dispersed", D0) == []

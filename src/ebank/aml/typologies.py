@@ -33,6 +33,7 @@ from typing import Any
 import duckdb
 
 from ebank.policy import (
+    ConcentratedDispersedParams,
     CycleParams,
     DormantParams,
     FanParams,
@@ -255,6 +256,67 @@ def gather_scatter(ctx: Context, p: GatherScatterParams) -> list[Hit]:
             {"payers": payers, "payees": payees, "inflow": inflow, "outflow": outflow},
         )
         for node, first, last, payers, payees, inflow, outflow in rows
+    ]
+
+
+def concentrated_dispersed(ctx: Context, p: ConcentratedDispersedParams) -> list[Hit]:
+    """Money from at most ``max_concentrated`` payers to at least ``min_dispersed`` payees within
+    ``window_days`` (or from many payers to a few payees), at least ``min_total`` in, and all but
+    ``max_retained_ratio`` of it out."""
+    rows = _rows(
+        ctx,
+        f"""
+        WITH sides AS ({_SIDES}), rolling AS (
+            SELECT node, day,
+                   count(DISTINCT CASE WHEN inflow > 0 THEN counterparty END) OVER w AS payers,
+                   count(DISTINCT CASE WHEN outflow > 0 THEN counterparty END) OVER w AS payees,
+                   sum(inflow) OVER w AS i_w, sum(outflow) OVER w AS o_w
+            FROM sides
+            WINDOW w AS (PARTITION BY node ORDER BY day
+                         RANGE BETWEEN INTERVAL (? - 1) DAY PRECEDING AND CURRENT ROW)
+        ), shaped AS (
+            SELECT *, CASE WHEN payers <= ? AND payees >= ? THEN 'dispersed_out'
+                           WHEN payers >= ? AND payees <= ? THEN 'concentrated_out' END AS shape
+            FROM rolling
+            WHERE payers >= 1 AND payees >= 1 AND i_w >= ? AND o_w >= i_w * (1 - ?)
+              AND day BETWEEN ? AND ?
+        )
+        SELECT node, arg_max(shape, i_w), min(day) - (? - 1)::INTEGER, max(day),
+               max(payers), max(payees), max(i_w), max(o_w)
+        FROM shaped WHERE shape IS NOT NULL
+        GROUP BY node
+        """,
+        [
+            p.window_days,
+            p.max_concentrated,
+            p.min_dispersed,
+            p.min_dispersed,
+            p.max_concentrated,
+            ctx.minor(p.min_total),
+            p.max_retained_ratio,
+            ctx.days.first,
+            ctx.days.last,
+            p.window_days,
+        ],
+    )
+    return [
+        Hit(
+            "concentrated_dispersed",
+            node,
+            first,
+            last,
+            inflow,
+            0,
+            _score(max(payers, payees), p.min_dispersed),
+            {
+                "shape": shape,
+                "payers": payers,
+                "payees": payees,
+                "inflow": inflow,
+                "outflow": outflow,
+            },
+        )
+        for node, shape, first, last, payers, payees, inflow, outflow in rows
     ]
 
 
@@ -748,6 +810,7 @@ TYPOLOGIES: dict[str, Callable[[Context, Any], list[Hit]]] = {
     "fan_in": fan_in,
     "fan_out": fan_out,
     "gather_scatter": gather_scatter,
+    "concentrated_dispersed": concentrated_dispersed,
     "scatter_gather": scatter_gather,
     "cycle": cycle,
     "structuring": structuring,
