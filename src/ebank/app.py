@@ -131,6 +131,7 @@ def create_app(rt: Runtime | None = None) -> FastAPI:
 
 def api_routers() -> list[APIRouter]:
     """Every capability's JSON API router, mounted under :data:`API_PREFIX`."""
+    from ebank.aml import api as aml_api
     from ebank.audit import api as audit_api
     from ebank.auth import api as auth_api
     from ebank.channels import api as channels_api
@@ -151,6 +152,7 @@ def api_routers() -> list[APIRouter]:
         customers_api,
         staff_api,
         risk_api,
+        aml_api,
         audit_api,
     )
     return [m.router for m in modules]

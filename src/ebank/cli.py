@@ -327,7 +327,7 @@ def aml_scan(
         console.print("nothing new to scan: the last scan reached yesterday")
     else:
         console.print(
-            f"{summary.first_day}..{summary.last_day}: {summary.flows} movements, "
+            f"{summary.first_day}..{summary.last_day}: {summary.movements} movements, "
             f"{summary.alerts_created} new alerts, {summary.reports_created} new large-value reports"
         )
     typer.echo(
@@ -336,7 +336,7 @@ def aml_scan(
                 "scan_id": summary.scan_id,
                 "from": summary.first_day.isoformat(),
                 "to": summary.last_day.isoformat(),
-                "movements": summary.flows,
+                "movements": summary.movements,
                 "alerts_created": summary.alerts_created,
                 "large_value_reports_created": summary.reports_created,
                 "hits_by_typology": summary.by_typology,

@@ -315,6 +315,9 @@ class AmlPolicy(_Section):
     """Anti-money-laundering monitoring (docs/aml.md)."""
 
     calendar: str = Field(default="cn", pattern=r"^[a-z0-9_-]+$")  # policies/calendars/<name>.yaml
+    home_country: str = Field(
+        default="CN", pattern=r"^[A-Z]{2}$"
+    )  # payee banks elsewhere: cross-border
     large_value: LargeValuePolicy
     suspicious_report_working_days: int = Field(default=5, ge=1, le=30)
     typologies: TypologyParams

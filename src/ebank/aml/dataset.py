@@ -119,7 +119,7 @@ def _internal_accounts(conn: Connection) -> dict[int, str]:
     rows = conn.execute(
         select(Account.id, Account.product).where(Account.product.in_(list(INTERNAL_PRODUCTS)))
     )
-    return dict(rows.tuples().all())
+    return dict(rows.all())
 
 
 def _flow_rows(

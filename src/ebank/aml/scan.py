@@ -48,7 +48,7 @@ class ScanSummary:
     scan_id: int | None
     first_day: date
     last_day: date
-    flows: int
+    movements: int
     hits: int
     alerts_created: int
     reports_created: int
@@ -120,7 +120,10 @@ def _scan(
     progress("load")
     con = scan_database()
     lookback = lookback_days(policy.typologies)
-    with rt.db.read_connection() as conn:
+    with rt.db.read() as session:
+        # One snapshot for the whole extract: postings, accounts and identifiers agree.
+        options = {"isolation_level": "REPEATABLE READ"} if rt.db.is_postgres else {}
+        conn = session.connection(execution_options=options)
         extract = load_ledger(
             conn,
             con,
@@ -128,6 +131,7 @@ def _scan(
             last_day=days.last,
             zone=rt.policy.zone,
             currency=rt.policy.currency,
+            home_country=policy.home_country,
         )
     ctx = Context(con, days, 10 ** currency_exponent(rt.policy.currency), policy.large_value)
     hits: list[Hit] = []
@@ -344,3 +348,37 @@ def _record_report(
             created_at=now,
         ),
     )
+
+
+@dataclass(frozen=True)
+class ScanRunView:
+    id: int
+    first_day: date
+    last_day: date
+    status: str
+    movements: int
+    alerts_created: int
+    reports_created: int
+    started_by: str
+    started_at: datetime
+    finished_at: datetime | None
+
+
+def recent_scans(rt: Runtime, limit: int = 20) -> list[ScanRunView]:
+    with rt.db.read() as session:
+        rows = session.scalars(select(AmlScanRun).order_by(AmlScanRun.id.desc()).limit(limit))
+        return [
+            ScanRunView(
+                r.id,
+                r.first_day,
+                r.last_day,
+                r.status,
+                r.flows,
+                r.alerts_created,
+                r.reports_created,
+                r.started_by,
+                r.started_at,
+                r.finished_at,
+            )
+            for r in rows
+        ]

@@ -867,22 +867,22 @@ def with_flows(ctx: Context, hits: list[Hit]) -> list[Hit]:
         ctx,
         """
         SELECT h.n, list(DISTINCT CASE WHEN f.payer = h.subject THEN f.payee ELSE f.payer END),
-               list(f.id ORDER BY f.ts), count(*)
+               list(f.id ORDER BY f.ts), count(*), min(f.day)
         FROM bare_hits h JOIN flows f ON h.subject IN (f.payer, f.payee)
          AND f.day BETWEEN h.first AND h.last
         GROUP BY h.n
         """,
     )
-    filled = {n: (others, ids, count) for n, others, ids, count in rows}
+    filled = {n: (others, ids, count, first) for n, others, ids, count, first in rows}
     result = [h for h in hits if h.members]
     for n, hit in enumerate(bare):
-        others, ids, count = filled.get(n, ([], [], 0))
+        others, ids, count, first = filled.get(n, ([], [], 0, hit.first_day))
         members = (hit.subject, *sorted(o for o in others if o is not None and o != hit.subject))
         result.append(
             Hit(
                 hit.typology,
                 hit.subject,
-                hit.first_day,
+                max(hit.first_day, first),  # a window's start, narrowed to its first movement
                 hit.last_day,
                 hit.amount,
                 hit.count or count,

@@ -31,6 +31,7 @@ class Permission(StrEnum):
     CLEARING_OPERATE = "ledger.clearing_operate"
     RISK_REVIEW = "risk.review"  # the alert queue and its decisions
     RISK_CONFIGURE = "risk.configure"  # rule-set and model versions
+    AML_REVIEW = "aml.review"  # AML cases, scans, suspicious and large-value reports
     AUDIT_READ = "audit.read"
     STAFF_MANAGE = "staff.manage"
 
@@ -66,7 +67,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
         _READERS | {Permission.CHANNELS_SUSPEND, Permission.RISK_REVIEW, Permission.RISK_CONFIGURE}
     ),
     Role.AML_OFFICER: frozenset(
-        _READERS | {Permission.ACCOUNTS_FREEZE, Permission.CHANNELS_SUSPEND}
+        _READERS | {Permission.ACCOUNTS_FREEZE, Permission.CHANNELS_SUSPEND, Permission.AML_REVIEW}
     ),
     Role.DISPUTE_OFFICER: frozenset(_READERS),
     Role.ADMIN: frozenset({Permission.STAFF_MANAGE, Permission.CLEARING_OPERATE}),

@@ -79,6 +79,8 @@ Reason = Annotated[str, _text(200)]
 Name = Annotated[str, _text(64)]
 ShortText = Annotated[str, _text(100)]
 LongText = Annotated[str, _text(500)]
+NoteText = Annotated[str, _text(4000)]
+Narrative = Annotated[str, _text(20_000)]
 Code64 = Annotated[str, _text(64)]
 
 MAX_ID = 2**63 - 1
