@@ -328,7 +328,7 @@ def aml_scan(
     else:
         console.print(
             f"{summary.first_day}..{summary.last_day}: {summary.movements} movements, "
-            f"{summary.alerts_created} new alerts, {summary.reports_created} new large-value reports"
+            f"{summary.alerts_created} new alerts, {summary.large_value_reports_created} new large-value reports"
         )
     typer.echo(
         json.dumps(
@@ -338,8 +338,8 @@ def aml_scan(
                 "to": summary.last_day.isoformat(),
                 "movements": summary.movements,
                 "alerts_created": summary.alerts_created,
-                "large_value_reports_created": summary.reports_created,
-                "hits_by_typology": summary.by_typology,
+                "large_value_reports_created": summary.large_value_reports_created,
+                "hits_by_typology": summary.hits_by_typology,
             }
         )
     )

@@ -215,7 +215,8 @@ def _load_parties(conn: Connection, con: duckdb.DuckDBPyConnection) -> int:
         .join(Customer, Customer.id == Account.customer_id)
         .where(Account.product.not_in(list(INTERNAL_PRODUCTS)))
     ).all()
-    con.executemany(
+    insert_rows(
+        con,
         "INSERT INTO parties VALUES (?, ?, ?, ?, ?, ?, ?)",
         [(*row[:6], _as_date(row[6])) for row in rows],
     )
@@ -229,6 +230,12 @@ def _load_parties(conn: Connection, con: duckdb.DuckDBPyConnection) -> int:
     return len(rows)
 
 
+def insert_rows(con: duckdb.DuckDBPyConnection, sql: str, rows: list[tuple[object, ...]]) -> None:
+    """``executemany`` that accepts an empty list (DuckDB's refuses one)."""
+    if rows:
+        con.executemany(sql, rows)
+
+
 def _as_date(value: object) -> date | None:
     if value is None or isinstance(value, date):
         return value
@@ -240,7 +247,8 @@ def _load_identifiers(conn: Connection, con: duckdb.DuckDBPyConnection) -> None:
         select(CustomerDevice.customer_id, CustomerDevice.device_hash).distinct()
     ).all()
     phones = conn.execute(select(Customer.id, Customer.mobile_hash)).all()
-    con.executemany(
+    insert_rows(
+        con,
         "INSERT INTO identifiers VALUES (?, ?, ?)",
         [*((c, "device", h) for c, h in devices), *((c, "phone", h) for c, h in phones)],
     )

@@ -14,10 +14,9 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any, cast
 
 import duckdb
-from sqlalchemy import CursorResult, select
+from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -51,8 +50,8 @@ class ScanSummary:
     movements: int
     hits: int
     alerts_created: int
-    reports_created: int
-    by_typology: dict[str, int]
+    large_value_reports_created: int
+    hits_by_typology: dict[str, int]
 
 
 def scan_days(rt: Runtime, first_day: date | None, last_day: date | None) -> Days | None:
@@ -255,9 +254,13 @@ def _insert_new(session: Session, row: AmlAlert | LargeValueReport) -> bool:
     values = {c.key: getattr(row, c.key) for c in model.__table__.columns if c.key != "id"}
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert(model).values(values).on_conflict_do_nothing(index_elements=["fingerprint"])
-    result = session.execute(statement)
-    return bool(cast(CursorResult[Any], result).rowcount)
+    statement = (
+        insert(model)
+        .values(values)
+        .on_conflict_do_nothing(index_elements=["fingerprint"])
+        .returning(model.id)
+    )
+    return session.execute(statement).first() is not None
 
 
 def _record_alert(
