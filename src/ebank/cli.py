@@ -235,10 +235,6 @@ def staff_add(
     console.print(f"created {view.username} ({view.role})")
 
 
-if __name__ == "__main__":
-    app()
-
-
 def _day(value: str) -> date:
     try:
         return date.fromisoformat(value)
@@ -400,3 +396,7 @@ def aml_evaluate_amlsim(
             }
         )
     )
+
+
+if __name__ == "__main__":
+    app()
