@@ -159,12 +159,19 @@ def api_routers() -> list[APIRouter]:
 
 
 def page_routers() -> list[APIRouter]:
+    from ebank.aml import pages as aml_pages
     from ebank.channels import pages as channel_pages
     from ebank.risk import pages as risk_pages
     from ebank.staff import pages as staff_pages
     from ebank.web import pages as web_pages
 
-    return [web_pages.router, staff_pages.router, risk_pages.router, channel_pages.router]
+    return [
+        web_pages.router,
+        staff_pages.router,
+        risk_pages.router,
+        aml_pages.router,
+        channel_pages.router,
+    ]
 
 
 def _include_routers(app: FastAPI) -> None:

@@ -180,7 +180,7 @@ def export_report(
     rt: Runtime = Depends(runtime),
 ) -> Response:
     """The report as the regulator receives it (docs/aml-reports.md)."""
-    return _download(reporting.export_suspicious_report(rt, principal.actor, report_id, format))
+    return download(reporting.export_suspicious_report(rt, principal.actor, report_id, format))
 
 
 @router.get("/large-value-reports", response_model=list[reporting.LargeValueView])
@@ -212,10 +212,11 @@ def export_large_value(
     principal: StaffPrincipal = OFFICER,
     rt: Runtime = Depends(runtime),
 ) -> Response:
-    return _download(reporting.export_large_value_report(rt, principal.actor, report_id, format))
+    return download(reporting.export_large_value_report(rt, principal.actor, report_id, format))
 
 
-def _download(file: reporting.ExportFile) -> Response:
+def download(file: reporting.ExportFile) -> Response:
+    """An export as a file the browser saves."""
     return Response(
         file.content,
         media_type=file.media_type,

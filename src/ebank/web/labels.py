@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ebank.aml.reasons import TYPOLOGY_LABELS
 from ebank.common.i18n import N_
 from ebank.common.validators import DocumentType
 from ebank.ledger.accounts import ACCOUNT_STATUS_NAMES, HOLD_STATE_NAMES, PRODUCT_NAMES
@@ -40,6 +41,7 @@ PERMISSIONS: dict[str, str] = {
     Permission.CLEARING_OPERATE: N_("Run inter-bank clearing"),
     Permission.RISK_REVIEW: N_("Review risk alerts and decide held payments"),
     Permission.RISK_CONFIGURE: N_("Manage risk rule sets and models"),
+    Permission.AML_REVIEW: N_("Investigate AML cases and file reports to the regulator"),
     Permission.AUDIT_READ: N_("Read and verify the audit trail"),
     Permission.STAFF_MANAGE: N_("Manage staff users"),
 }
@@ -63,6 +65,45 @@ ALERT_ACTIONS_DONE: dict[str, str] = {
     "label": N_("The label is saved; the engine uses it from now on."),
     "block-payee": N_("The payee is blocked: payments to it are refused."),
     "suspend-channel": N_("The channel is suspended and its sessions ended."),
+}
+AML_CASE_STATUSES: dict[str, str] = {
+    "open": N_("Open"),
+    "dismissed": N_("Dismissed"),
+    "reported": N_("Reported"),
+}
+AML_REPORT_STATUSES: dict[str, str] = {
+    "draft": N_("Draft"),
+    "reviewed": N_("Reviewed"),
+    "filed": N_("Filed"),
+    "due": N_("Due"),
+}
+AML_SCAN_STATUSES: dict[str, str] = {
+    "running": N_("Running"),
+    "done": N_("Done"),
+    "failed": N_("Failed"),
+}
+AML_CRITERIA: dict[str, str] = {
+    "cash": N_("Cash"),
+    "company_transfer": N_("Company transfers"),
+    "individual_domestic": N_("Personal domestic transfers"),
+    "individual_cross_border": N_("Personal cross-border transfers"),
+}
+MONEY_DIRECTIONS: dict[str, str] = {
+    "in": N_("Money in"),
+    "out": N_("Money out"),
+    "internal": N_("Between own accounts"),
+}
+AML_ACTIONS_DONE: dict[str, str] = {
+    "note": N_("The note is added."),
+    "dismiss": N_("The case is dismissed."),
+    "suspend": N_("The customer's e-banking is suspended pending review."),
+    "lift": N_("The suspension is lifted."),
+    "draft": N_("The report is drafted: check the narrative, then ask a colleague to review it."),
+    "edit": N_("The report is saved."),
+    "review": N_("The report is reviewed and can be filed."),
+    "file": N_("The report is recorded as filed; the case is closed as reported."),
+    "scan": N_("The scan is done."),
+    "file-large-value": N_("The large-value report is recorded as filed."),
 }
 VERSION_STATUSES: dict[str, str] = {
     "draft": N_("Draft"),
@@ -131,4 +172,11 @@ LABELS: dict[str, dict[str, str]] = {
     "risk_outcome": RISK_OUTCOMES,
     "payment_status": PAYMENT_STATUSES,
     "channel": CHANNELS,
+    "typology": TYPOLOGY_LABELS,
+    "aml_case_status": AML_CASE_STATUSES,
+    "aml_report_status": AML_REPORT_STATUSES,
+    "aml_criterion": AML_CRITERIA,
+    "aml_scan_status": AML_SCAN_STATUSES,
+    "money_direction": MONEY_DIRECTIONS,
+    "aml_action_done": AML_ACTIONS_DONE,
 }
