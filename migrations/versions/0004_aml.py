@@ -67,6 +67,13 @@ def upgrade() -> None:
     with op.batch_alter_table("aml_cases", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_aml_cases_customer_id"), ["customer_id"], unique=False)
         batch_op.create_index("ix_aml_cases_status", ["status", "id"], unique=False)
+        batch_op.create_index(
+            "uq_aml_cases_open_customer",
+            ["customer_id"],
+            unique=True,
+            postgresql_where=sa.text("status = 'open'"),
+            sqlite_where=sa.text("status = 'open'"),
+        )
 
     op.create_table(
         "aml_large_value_reports",
@@ -224,6 +231,7 @@ def downgrade() -> None:
 
     op.drop_table("aml_large_value_reports")
     with op.batch_alter_table("aml_cases", schema=None) as batch_op:
+        batch_op.drop_index("uq_aml_cases_open_customer")
         batch_op.drop_index("ix_aml_cases_status")
         batch_op.drop_index(batch_op.f("ix_aml_cases_customer_id"))
 

@@ -6,11 +6,18 @@ import random
 import re
 import threading
 import xml.etree.ElementTree as ET
+from dataclasses import FrozenInstanceError, fields
 from datetime import date
 
 import pytest
 
-from ebank.aml.graph import FlowEdge, FlowNode, format_minor_amount, render_fund_flow
+from ebank.aml.graph import (
+    FlowEdge,
+    FlowNode,
+    GraphWords,
+    format_minor_amount,
+    render_fund_flow,
+)
 
 SVG = "{http://www.w3.org/2000/svg}"
 DAY = date(2024, 3, 1)
@@ -457,6 +464,203 @@ def test_over_the_cap_flagged_nodes_are_kept_before_larger_flows() -> None:
     assert set(nodes_by_label(root)) == {"SUBJECT", "C000", "C008"}
     notes = [t.text for t in root.iter(f"{SVG}text") if t.get("class") == "note"]
     assert notes == ["8 more counterparties not shown"]
+
+
+# --- words ---------------------------------------------------------------------------------
+
+CHINESE = GraphWords(
+    document_title="资金流向图",
+    subject="本案客户",
+    counterparty="交易对手",
+    external="他行账户",
+    flagged="涉及可疑模式",
+    flagged_role="{role}（{flagged}）",
+    legend_note="金额单位 {currency} · 线宽随金额的对数增长 · ×N 表示 N 笔",
+    edge_label="{amount} ×{count}",
+    route="{source} → {target}",
+    edge_flow="{currency} {amount}，共 {transfers}",
+    money_in="转入：{currency} {amount}，共 {transfers}",
+    money_out="转出：{currency} {amount}，共 {transfers}",
+    one_transfer="{count} 笔",
+    transfers="{count} 笔",
+    day_range="{first} 至 {last}",
+    one_more_not_shown="另有 {count} 个交易对手未显示",
+    more_not_shown="另有 {count} 个交易对手未显示",
+    no_accounts="没有可显示的账户",
+)
+
+ENGLISH_WORDS = [
+    "subject",
+    "counterpart",
+    "external",
+    "flagged",
+    "amounts",
+    "line width",
+    "transfer",
+    " in ",
+    "in:",
+    "out:",
+    "more",
+    "not shown",
+    "no accounts",
+    "fund flow",
+]
+
+
+def with_external() -> tuple[list[FlowNode], list[FlowEdge]]:
+    """The shell company case plus a large payment to another bank's account."""
+    nodes, edges = shell_company()
+    nodes.append(FlowNode("x", "某银行账户 ·5555", "external"))
+    edges.append(edge("subj", "x", 50_000_000, count=2, days=1))
+    return nodes, edges
+
+
+def text_content(root: ET.Element) -> str:
+    """Every text the SVG draws or shows on hover (no attribute values)."""
+    return "\n".join(t for element in root.iter() for t in (element.text, element.tail) if t)
+
+
+def legend_texts(root: ET.Element) -> list[str]:
+    return [t.text or "" for g in groups(root, "legend") for t in g.iter(f"{SVG}text")]
+
+
+def notes(root: ET.Element) -> list[str]:
+    return [t.text or "" for t in root.iter(f"{SVG}text") if t.get("class") == "note"]
+
+
+def node_sub(group: ET.Element) -> str:
+    text = group.find(f"{SVG}text[@class='node-role']")
+    assert text is not None
+    return text.text or ""
+
+
+def test_chinese_words_replace_every_english_text() -> None:
+    nodes, edges = with_external()
+    root = parse(
+        render_fund_flow(nodes, edges, currency_label="人民币", max_nodes=6, words=CHINESE)
+    )
+
+    assert legend_texts(root) == [
+        "本案客户",
+        "交易对手",
+        "他行账户",
+        "涉及可疑模式",
+        "金额单位 人民币 · 线宽随金额的对数增长 · ×N 表示 N 笔",
+    ]
+    by_label = nodes_by_label(root)
+    assert node_sub(by_label["王某某 ·1234"]) == "本案客户（涉及可疑模式）"
+    assert node_sub(by_label["深圳某某广告有限公司 ·6789"]) == "交易对手（涉及可疑模式）"
+    assert node_sub(by_label["某银行账户 ·5555"]) == "他行账户"
+    assert node_sub(by_label["李某 ·4001"]) == "交易对手"
+    assert hover(by_label["王某某 ·1234"]).split("\n") == [
+        "王某某 ·1234",
+        "本案客户（涉及可疑模式）",
+        "转入：人民币 987,654.32，共 10 笔",
+        "转出：人民币 1,092,500.00，共 8 笔",
+    ]
+    edge_hovers = {hover(g) for g in groups(root, "edge")}
+    assert (
+        "深圳某某广告有限公司 ·6789 → 王某某 ·1234\n人民币 987,654.32，共 10 笔\n2024-03-01 至 2024-03-28"
+        in edge_hovers
+    )
+    assert "王某某 ·1234 → 李某 ·4001\n人民币 198,000.00，共 1 笔\n2024-03-01" in edge_hovers
+    assert "987,654.32 ×10" in edge_labels(root)
+    assert root.findtext(f"{SVG}title") == "资金流向图"
+    assert notes(root) == ["另有 2 个交易对手未显示"]
+    content = text_content(root).lower()
+    assert [word for word in ENGLISH_WORDS if word in content] == []
+    assert re.findall("[a-z]+", content) == []
+
+
+def test_chinese_words_for_one_hidden_node_and_for_no_node() -> None:
+    one_hidden = parse(render_fund_flow(*many_counterparties(3), max_nodes=3, words=CHINESE))
+    empty = parse(render_fund_flow([], [], words=CHINESE))
+
+    assert notes(one_hidden) == ["另有 1 个交易对手未显示"]
+    assert notes(empty) == ["没有可显示的账户"]
+    assert [w for w in ENGLISH_WORDS if w in text_content(empty).lower()] == []
+
+
+def test_the_default_words_are_the_english_texts() -> None:
+    nodes, edges = with_external()
+    default = render_fund_flow(nodes, edges, max_nodes=6)
+
+    assert render_fund_flow(nodes, edges, max_nodes=6, words=GraphWords()) == default
+    root = parse(default)
+    assert legend_texts(root) == [
+        "subject",
+        "counterparty",
+        "external",
+        "flagged",
+        "Amounts in CNY · line width grows with log(amount) · ×N = N transfers",
+    ]
+    by_label = nodes_by_label(root)
+    assert node_sub(by_label["王某某 ·1234"]) == "subject · flagged"
+    assert node_sub(by_label["某银行账户 ·5555"]) == "external"
+    assert root.findtext(f"{SVG}title") == "Fund flow"
+    assert notes(root) == ["2 more counterparties not shown"]
+    assert notes(parse(render_fund_flow(*many_counterparties(3), max_nodes=3))) == [
+        "1 more counterparty not shown"
+    ]
+    assert notes(parse(render_fund_flow([], []))) == ["No accounts to show"]
+    with pytest.raises(FrozenInstanceError):
+        GraphWords().subject = "x"  # type: ignore[misc]
+
+
+def test_markup_in_the_words_is_escaped_never_injected() -> None:
+    defaults = GraphWords()
+    evil = GraphWords(**{f.name: "<b>&" + getattr(defaults, f.name) for f in fields(GraphWords)})
+    nodes, edges = with_external()
+
+    svg = render_fund_flow(nodes, edges, max_nodes=6, words=evil)
+    empty = render_fund_flow([], [], words=evil)
+
+    for document in (svg, empty):
+        root = parse(document)
+        assert "<b>" not in document
+        assert "&lt;b&gt;&amp;" in document
+        assert all(not element.tag.endswith("}b") for element in root.iter())
+    root = parse(svg)
+    assert legend_texts(root)[:4] == [
+        "<b>&subject",
+        "<b>&counterparty",
+        "<b>&external",
+        "<b>&flagged",
+    ]
+    assert root.findtext(f"{SVG}title") == "<b>&Fund flow"
+    assert notes(root) == ["<b>&2 more counterparties not shown"]
+    assert node_sub(nodes_by_label(root)["王某某 ·1234"]) == "<b>&<b>&subject · <b>&flagged"
+    assert notes(parse(empty)) == ["<b>&No accounts to show"]
+
+
+def test_braces_in_data_and_in_plain_words_are_kept_as_they_are() -> None:
+    nodes = [FlowNode("s", "{target} ·1234", "subject"), FlowNode("a", "{0}", "counterparty")]
+    words = GraphWords(subject="{x}", more_not_shown="{{{count}}}")
+
+    root = parse(render_fund_flow(nodes, [edge("a", "s", 100)], words=words))
+
+    assert hover(groups(root, "edge")[0]).startswith("{0} → {target} ·1234\n")
+    assert node_sub(nodes_by_label(root)["{target} ·1234"]) == "{x}"
+    assert GraphWords(more_not_shown="{{{count}}}").more_not_shown.format(count=2) == "{2}"
+
+
+@pytest.mark.parametrize(
+    ("field", "template"),
+    [
+        ("more_not_shown", "{count.__class__}"),
+        ("route", "{source[0]}"),
+        ("legend_note", "{currency!r}"),
+        ("transfers", "{count:>9}"),
+        ("edge_flow", "{currency} {nope}"),
+        ("day_range", "{} – {}"),
+        ("money_in", "{0}"),
+        ("one_transfer", "{count"),
+        ("flagged_role", "{role} }"),
+    ],
+)
+def test_a_template_beyond_its_bare_placeholders_is_refused(field: str, template: str) -> None:
+    with pytest.raises(ValueError, match=f"GraphWords.{field}"):
+        GraphWords(**{field: template})
 
 
 # --- refused input --------------------------------------------------------------------------

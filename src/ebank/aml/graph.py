@@ -20,8 +20,12 @@ self-loops are ignored; an edge naming an unknown node raises :class:`ValueError
 more than ``max_nodes`` nodes, the subject(s) are kept, then flagged nodes, then the others by total
 flow (money in plus out, largest first, ties by key), and a note tells how many were left out.
 
-Every text that comes from data (labels, currency, title) is escaped, and characters that XML
-cannot carry are replaced by U+FFFD, so data can never inject markup. Node keys never appear in the
+Every word the SVG draws or shows on hover (role names, legend, hover lines, notes) comes from a
+:class:`GraphWords` the caller passes, so the graph can be rendered in Chinese or English; the
+defaults are English.
+
+Every text that comes from data (labels, currency, title, the words) is escaped, and characters
+that XML cannot carry are replaced by U+FFFD, so data can never inject markup. Node keys never appear in the
 output (they may be account identifiers): only the already-masked labels do. No script, no
 stylesheet, no web font: presentation attributes only, with a font list that starts with
 "Noto Sans CJK SC" so Chinese labels render where that font is installed.
@@ -33,12 +37,20 @@ import math
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import date
+from string import Formatter
 from typing import Final, TypeAlias
 from xml.sax.saxutils import escape, quoteattr
 
-__all__ = ["ROLES", "FlowEdge", "FlowNode", "format_minor_amount", "render_fund_flow"]
+__all__ = [
+    "ROLES",
+    "FlowEdge",
+    "FlowNode",
+    "GraphWords",
+    "format_minor_amount",
+    "render_fund_flow",
+]
 
 ROLES: Final = frozenset({"subject", "counterparty", "external"})
 """The roles a :class:`FlowNode` may have; ``"subject"`` is the case's customer."""
@@ -104,6 +116,110 @@ _FLAGGED_STROKE: Final = "#dc2626"
 
 # Characters XML 1.0 cannot carry, even escaped (controls, lone surrogates, U+FFFE/U+FFFF).
 _NOT_XML: Final = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+_TRANSFER_PLACEHOLDERS: Final = frozenset({"currency", "amount", "transfers"})
+
+# The placeholders each templated field of GraphWords may use; other fields are plain text.
+_PLACEHOLDERS: Final[Mapping[str, frozenset[str]]] = {
+    "flagged_role": frozenset({"role", "flagged"}),
+    "legend_note": frozenset({"currency"}),
+    "edge_label": frozenset({"amount", "count"}),
+    "route": frozenset({"source", "target"}),
+    "edge_flow": _TRANSFER_PLACEHOLDERS,
+    "money_in": _TRANSFER_PLACEHOLDERS,
+    "money_out": _TRANSFER_PLACEHOLDERS,
+    "one_transfer": frozenset({"count"}),
+    "transfers": frozenset({"count"}),
+    "day_range": frozenset({"first", "last"}),
+    "one_more_not_shown": frozenset({"count"}),
+    "more_not_shown": frozenset({"count"}),
+}
+
+
+@dataclass(frozen=True)
+class GraphWords:
+    """Every human-readable text of the fund-flow SVG; the defaults are English.
+
+    Fields listed with placeholders are :meth:`str.format` templates that may use only those
+    named placeholders, each bare (no attribute, index, conversion or format spec; a literal
+    brace is doubled); placeholders may be left out. The other fields are plain text. A template
+    using anything else raises :class:`ValueError` when the ``GraphWords`` is created. The words
+    are escaped like any data, so they may contain ``<`` or ``&``.
+
+    * ``document_title``: the document's ``<title>`` when the caller gives no title;
+    * ``subject``, ``counterparty``, ``external``, ``flagged``: the legend entries; the role
+      names are also the sub-label of a node;
+    * ``flagged_role`` (``{role}``, ``{flagged}``): the sub-label of a flagged node;
+    * ``legend_note`` (``{currency}``): the note after the legend entries;
+    * ``edge_label`` (``{amount}``, ``{count}``): the label of an edge of more than one transfer
+      (one transfer shows the amount alone);
+    * ``route`` (``{source}``, ``{target}``): an edge's first hover line (the node labels);
+    * ``edge_flow`` (``{currency}``, ``{amount}``, ``{transfers}``): an edge's second hover line;
+    * ``money_in``, ``money_out`` (same placeholders): a node's hover lines for the money it
+      received and sent;
+    * ``one_transfer``, ``transfers`` (``{count}``): what fills ``{transfers}``, for a count of
+      one and for any other count;
+    * ``day_range`` (``{first}``, ``{last}``): an edge's days, as ISO dates, when they differ;
+    * ``one_more_not_shown``, ``more_not_shown`` (``{count}``): the note when the cap leaves out
+      one node and more than one;
+    * ``no_accounts``: the note when there is no node at all.
+    """
+
+    document_title: str = "Fund flow"
+    subject: str = "subject"
+    counterparty: str = "counterparty"
+    external: str = "external"
+    flagged: str = "flagged"
+    flagged_role: str = "{role} · {flagged}"
+    legend_note: str = (
+        "Amounts in {currency} · line width grows with log(amount) · ×N = N transfers"
+    )
+    edge_label: str = "{amount} ×{count}"
+    route: str = "{source} → {target}"
+    edge_flow: str = "{currency} {amount} in {transfers}"
+    money_in: str = "In: {currency} {amount} in {transfers}"
+    money_out: str = "Out: {currency} {amount} in {transfers}"
+    one_transfer: str = "{count} transfer"
+    transfers: str = "{count} transfers"
+    day_range: str = "{first} – {last}"
+    one_more_not_shown: str = "{count} more counterparty not shown"
+    more_not_shown: str = "{count} more counterparties not shown"
+    no_accounts: str = "No accounts to show"
+
+    def __post_init__(self) -> None:
+        for field in fields(self):
+            value = getattr(self, field.name)
+            if not isinstance(value, str):
+                raise TypeError(f"GraphWords.{field.name} must be a str, not {type(value)}")
+            allowed = _PLACEHOLDERS.get(field.name)
+            if allowed is not None:
+                _check_template(field.name, value, allowed)
+
+
+def _check_template(name: str, template: str, allowed: frozenset[str]) -> None:
+    """Refuse a template that could do more than insert the ``allowed`` values as they are."""
+    try:
+        parsed = list(Formatter().parse(template))
+    except ValueError as error:
+        raise ValueError(f"GraphWords.{name}: {error} in {template!r}") from None
+    for _, field_name, spec, conversion in parsed:
+        if field_name is None:
+            continue
+        if field_name not in allowed or spec or conversion is not None:
+            names = ", ".join(f"{{{n}}}" for n in sorted(allowed))
+            raise ValueError(
+                f"GraphWords.{name}: only the bare placeholders {names} may be used, "
+                f"not {template!r}"
+            )
+
+
+def _role_word(words: GraphWords, role: str) -> str:
+    return {
+        "subject": words.subject,
+        "counterparty": words.counterparty,
+        "external": words.external,
+    }[role]
 
 
 @dataclass(frozen=True)
@@ -216,13 +332,13 @@ def _fit(text: str, font_px: float, max_px: float) -> str:
     return "".join(head).rstrip() + "…" + "".join(reversed(tail)).lstrip()
 
 
-def _plural(count: int, one: str, many: str) -> str:
-    return f"{count} {one if count == 1 else many}"
+def _transfers(count: int, words: GraphWords) -> str:
+    return (words.one_transfer if count == 1 else words.transfers).format(count=count)
 
 
-def _days(edge: FlowEdge) -> str:
+def _days(edge: FlowEdge, words: GraphWords) -> str:
     first, last = edge.first_day.isoformat(), edge.last_day.isoformat()
-    return first if first == last else f"{first} – {last}"
+    return first if first == last else words.day_range.format(first=first, last=last)
 
 
 # --- validation and preparation -------------------------------------------------------------
@@ -410,14 +526,15 @@ def _order_columns(layer: Mapping[str, int], flows: Sequence[FlowEdge]) -> list[
 # --- geometry -------------------------------------------------------------------------------
 
 
-def _node_sub(node: FlowNode) -> str:
-    return f"{node.role} · flagged" if node.flagged else node.role
+def _node_sub(node: FlowNode, words: GraphWords) -> str:
+    role = _role_word(words, node.role)
+    return words.flagged_role.format(role=role, flagged=words.flagged) if node.flagged else role
 
 
-def _node_width(nodes: Iterable[FlowNode]) -> float:
+def _node_width(nodes: Iterable[FlowNode], words: GraphWords) -> float:
     widest = max(
         (
-            max(_text_width(n.label, _LABEL_FONT), _text_width(_node_sub(n), _SUB_FONT))
+            max(_text_width(n.label, _LABEL_FONT), _text_width(_node_sub(n, words), _SUB_FONT))
             for n in nodes
         ),
         default=0.0,
@@ -429,9 +546,9 @@ def _header_height(title: str) -> float:
     return _MARGIN + (_TITLE_FONT + 12 if title else 0) + _LEGEND_FONT + 18
 
 
-def _header_width(title: str, currency_label: str) -> float:
-    swatches = sum(_swatch_width(name) for name in (*_ROLE_STYLE, "flagged"))
-    legend = swatches + _text_width(_legend_note(currency_label), _LEGEND_FONT)
+def _header_width(title: str, currency_label: str, words: GraphWords) -> float:
+    swatches = sum(_swatch_width(name) for name, _ in _legend_swatches(words))
+    legend = swatches + _text_width(_legend_note(currency_label, words), _LEGEND_FONT)
     return 2 * _MARGIN + max(_text_width(title, _TITLE_FONT), legend)
 
 
@@ -441,12 +558,15 @@ def _layout(
     title: str,
     currency_label: str,
     has_back_edges: bool,
+    *,
+    words: GraphWords,
 ) -> _Layout:
-    node_w = _node_width(by_key[k] for column in columns for k in column)
+    node_w = _node_width((by_key[k] for column in columns for k in column), words)
     rows = max((len(column) for column in columns), default=0)
     pitch = _NODE_H + _ROW_GAP
     content_w = len(columns) * node_w + max(len(columns) - 1, 0) * _COL_GAP
-    width = max(_MIN_CANVAS_W, content_w + 2 * _MARGIN, _header_width(title, currency_label))
+    header_w = _header_width(title, currency_label, words)
+    width = max(_MIN_CANVAS_W, content_w + 2 * _MARGIN, header_w)
     left = (width - content_w) / 2
     top = _header_height(title)
     boxes: dict[str, _Box] = {}
@@ -545,17 +665,21 @@ def _path_d(curve: _Curve) -> str:
     )
 
 
-def _edge_label(edge: FlowEdge) -> str:
+def _edge_label(edge: FlowEdge, words: GraphWords) -> str:
     amount = format_minor_amount(edge.amount_minor)
-    return f"{amount} ×{edge.count}" if edge.count > 1 else amount
+    return words.edge_label.format(amount=amount, count=edge.count) if edge.count > 1 else amount
 
 
-def _edge_hover(edge: FlowEdge, by_key: Mapping[str, FlowNode], currency_label: str) -> str:
-    return (
-        f"{by_key[edge.source].label} → {by_key[edge.target].label}\n"
-        f"{currency_label} {format_minor_amount(edge.amount_minor)} in "
-        f"{_plural(edge.count, 'transfer', 'transfers')}\n{_days(edge)}"
+def _edge_hover(
+    edge: FlowEdge, by_key: Mapping[str, FlowNode], currency_label: str, words: GraphWords
+) -> str:
+    route = words.route.format(source=by_key[edge.source].label, target=by_key[edge.target].label)
+    flow = words.edge_flow.format(
+        currency=currency_label,
+        amount=format_minor_amount(edge.amount_minor),
+        transfers=_transfers(edge.count, words),
     )
+    return f"{route}\n{flow}\n{_days(edge, words)}"
 
 
 def _edge_flagged(edge: FlowEdge, by_key: Mapping[str, FlowNode]) -> bool:
@@ -568,6 +692,8 @@ def _svg_edges(
     layout: _Layout,
     back: set[tuple[str, str]],
     currency_label: str,
+    *,
+    words: GraphWords,
 ) -> tuple[list[str], list[str], set[tuple[bool, int]]]:
     """Edge groups, label groups (drawn above every edge) and the arrowheads they use."""
     paths: list[str] = []
@@ -581,20 +707,20 @@ def _svg_edges(
         size = _arrow_size(stroke)
         markers.add((flagged, size))
         curve = _curve(src, dst, backward)
-        hover = f"<title>{_text(_edge_hover(edge, by_key, currency_label))}</title>"
+        hover = f"<title>{_text(_edge_hover(edge, by_key, currency_label, words))}</title>"
         paths.append(
             f'<g class="edge" data-flagged="{str(flagged).lower()}">{hover}'
             f'<path d="{_path_d(_shorten(curve, size))}" fill="none" '
             f'stroke="{_FLAGGED_EDGE if flagged else _EDGE}" stroke-width="{_num(stroke)}" '
             f'stroke-opacity="0.8" marker-end="url(#{_marker_id(flagged, size)})"/></g>'
         )
-        labels.append(_svg_edge_label(edge, _label_point(curve, src, backward), hover))
+        point = _label_point(curve, src, backward)
+        labels.append(_svg_edge_label(_edge_label(edge, words), point, hover))
     return paths, labels, markers
 
 
-def _svg_edge_label(edge: FlowEdge, point: _Point, hover: str) -> str:
+def _svg_edge_label(text: str, point: _Point, hover: str) -> str:
     """The amount on a white plate, so crossing lines never run through its digits."""
-    text = _edge_label(edge)
     x, y = point
     width = _text_width(text, _EDGE_FONT) + 8
     height = _EDGE_FONT + 6
@@ -607,15 +733,17 @@ def _svg_edge_label(edge: FlowEdge, point: _Point, hover: str) -> str:
     )
 
 
-def _node_hover(node: FlowNode, flows: Sequence[FlowEdge], currency_label: str) -> str:
+def _node_hover(
+    node: FlowNode, flows: Sequence[FlowEdge], currency_label: str, words: GraphWords
+) -> str:
     incoming = [e for e in flows if e.target == node.key]
     outgoing = [e for e in flows if e.source == node.key]
-    lines = [node.label, _node_sub(node)]
-    for name, group in (("In", incoming), ("Out", outgoing)):
+    lines = [node.label, _node_sub(node, words)]
+    for template, group in ((words.money_in, incoming), (words.money_out, outgoing)):
         if group:
             total = format_minor_amount(sum(e.amount_minor for e in group))
-            count = _plural(sum(e.count for e in group), "transfer", "transfers")
-            lines.append(f"{name}: {currency_label} {total} in {count}")
+            count = _transfers(sum(e.count for e in group), words)
+            lines.append(template.format(currency=currency_label, amount=total, transfers=count))
     return "\n".join(lines)
 
 
@@ -627,22 +755,29 @@ def _node_style(node: FlowNode) -> _Style:
     return _Style(fill, _FLAGGED_STROKE, max(style.stroke_width, 2.0), style.dash)
 
 
-def _svg_node(node: FlowNode, box: _Box, flows: Sequence[FlowEdge], currency_label: str) -> str:
+def _svg_node(
+    node: FlowNode,
+    box: _Box,
+    flows: Sequence[FlowEdge],
+    currency_label: str,
+    words: GraphWords,
+) -> str:
     style = _node_style(node)
     dash = f' stroke-dasharray="{style.dash}"' if style.dash else ""
     label = _fit(node.label, _LABEL_FONT, box.w - 2 * _NODE_PAD)
+    sub = _fit(_node_sub(node, words), _SUB_FONT, box.w - 2 * _NODE_PAD)
     weight = "700" if node.role == "subject" else "500"
     centre = _num(box.x + box.w / 2)
     return (
         f'<g class="node" data-role="{node.role}" data-flagged="{str(node.flagged).lower()}">'
-        f"<title>{_text(_node_hover(node, flows, currency_label))}</title>"
+        f"<title>{_text(_node_hover(node, flows, currency_label, words))}</title>"
         f'<rect x="{_num(box.x)}" y="{_num(box.y)}" width="{_num(box.w)}" '
         f'height="{_num(box.h)}" rx="6" fill="{style.fill}" stroke="{style.stroke}" '
         f'stroke-width="{_num(style.stroke_width)}"{dash}/>'
         f'<text class="node-label" x="{centre}" y="{_num(box.y + 20)}" text-anchor="middle" '
         f'font-size="{_LABEL_FONT}" font-weight="{weight}" fill="{_INK}">{_text(label)}</text>'
         f'<text class="node-role" x="{centre}" y="{_num(box.y + 37)}" text-anchor="middle" '
-        f'font-size="{_SUB_FONT}" fill="{_MUTED}">{_text(_node_sub(node))}</text></g>'
+        f'font-size="{_SUB_FONT}" fill="{_MUTED}">{_text(sub)}</text></g>'
     )
 
 
@@ -650,11 +785,16 @@ def _swatch_width(name: str) -> float:
     return 24 + _text_width(name, _LEGEND_FONT) + 16
 
 
-def _legend_note(currency_label: str) -> str:
-    return f"Amounts in {currency_label} · line width grows with log(amount) · ×N = N transfers"
+def _legend_note(currency_label: str, words: GraphWords) -> str:
+    return words.legend_note.format(currency=currency_label)
 
 
-def _svg_legend(title: str, currency_label: str) -> list[str]:
+def _legend_swatches(words: GraphWords) -> list[tuple[str, _Style]]:
+    roles = [(_role_word(words, role), style) for role, style in _ROLE_STYLE.items()]
+    return [*roles, (words.flagged, _Style(_FLAGGED_FILL, _FLAGGED_STROKE, 2.0))]
+
+
+def _svg_legend(title: str, currency_label: str, words: GraphWords) -> list[str]:
     parts: list[str] = []
     y = _MARGIN
     if title:
@@ -666,28 +806,28 @@ def _svg_legend(title: str, currency_label: str) -> list[str]:
         y += 12
     y += _LEGEND_FONT
     x = float(_MARGIN)
-    swatches = [*_ROLE_STYLE.items(), ("flagged", _Style(_FLAGGED_FILL, _FLAGGED_STROKE, 2.0))]
-    for name, style in swatches:
+    for name, style in _legend_swatches(words):
         dash = f' stroke-dasharray="{style.dash}"' if style.dash else ""
         parts.append(
             f'<rect x="{_num(x)}" y="{y - 10}" width="18" height="12" rx="3" fill="{style.fill}" '
             f'stroke="{style.stroke}" stroke-width="{_num(style.stroke_width)}"{dash}/>'
             f'<text x="{_num(x + 24)}" y="{y}" font-size="{_LEGEND_FONT}" '
-            f'fill="{_MUTED}">{name}</text>'
+            f'fill="{_MUTED}">{_text(name)}</text>'
         )
         x += _swatch_width(name)
     parts.append(
         f'<text class="legend-note" x="{_num(x)}" y="{y}" font-size="{_LEGEND_FONT}" '
-        f'fill="{_MUTED}">{_text(_legend_note(currency_label))}</text>'
+        f'fill="{_MUTED}">{_text(_legend_note(currency_label, words))}</text>'
     )
     return ['<g class="legend">', *parts, "</g>"]
 
 
-def _svg_note(hidden: int, layout: _Layout, empty: bool) -> list[str]:
+def _svg_note(hidden: int, layout: _Layout, empty: bool, words: GraphWords) -> list[str]:
     if empty:
-        text = "No accounts to show"
+        text = words.no_accounts
     elif hidden:
-        text = f"{_plural(hidden, 'more counterparty', 'more counterparties')} not shown"
+        template = words.one_more_not_shown if hidden == 1 else words.more_not_shown
+        text = template.format(count=hidden)
     else:
         return []
     y = layout.body_bottom + _MARGIN
@@ -704,8 +844,11 @@ def render_fund_flow(
     currency_label: str = "CNY",
     title: str = "",
     max_nodes: int = 60,
+    words: GraphWords = GraphWords(),
 ) -> str:
     """A standalone SVG document of the fund flows between ``nodes`` (see the module docstring).
+
+    Every word drawn or shown on hover comes from ``words`` (English by default).
 
     Raises :class:`ValueError` for an edge naming an unknown node, a duplicate node key, an
     unknown role, a negative amount, a count below 1, a last day before the first, or
@@ -720,14 +863,14 @@ def render_fund_flow(
     flows = [e for e in all_flows if e.source in kept and e.target in kept]
     layer, back = _assign_layers(by_key, flows)
     columns = _order_columns(layer, flows)
-    layout = _layout(columns, by_key, title, currency_label, bool(back))
-    paths, labels, markers = _svg_edges(flows, by_key, layout, back, currency_label)
+    layout = _layout(columns, by_key, title, currency_label, bool(back), words=words)
+    paths, labels, markers = _svg_edges(flows, by_key, layout, back, currency_label, words=words)
     node_parts = [
-        _svg_node(by_key[k], layout.boxes[k], flows, currency_label)
+        _svg_node(by_key[k], layout.boxes[k], flows, currency_label, words)
         for column in columns
         for k in column
     ]
-    doc_title = title or "Fund flow"
+    doc_title = title or words.document_title
     return "\n".join(
         [
             f'<svg xmlns="{SVG_NS}" viewBox="0 0 {_num(layout.width)} {_num(layout.height)}" '
@@ -738,7 +881,7 @@ def render_fund_flow(
             *(_marker(flagged, size) for flagged, size in sorted(markers)),
             "</defs>",
             f'<rect class="background" width="100%" height="100%" fill="{_PAPER}"/>',
-            *_svg_legend(title, currency_label),
+            *_svg_legend(title, currency_label, words),
             '<g class="edges">',
             *paths,
             "</g>",
@@ -748,7 +891,7 @@ def render_fund_flow(
             '<g class="edge-labels">',
             *labels,
             "</g>",
-            *_svg_note(len(all_nodes) - len(by_key), layout, not all_nodes),
+            *_svg_note(len(all_nodes) - len(by_key), layout, not all_nodes, words),
             "</svg>",
             "",
         ]

@@ -15,6 +15,7 @@ from sqlalchemy import (
     LargeBinary,
     String,
     Text,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -42,7 +43,17 @@ class AmlCase(Base):
     """A customer's alerts, investigated together. One open case per customer at a time."""
 
     __tablename__ = "aml_cases"
-    __table_args__ = (Index("ix_aml_cases_status", "status", "id"),)
+    __table_args__ = (
+        Index("ix_aml_cases_status", "status", "id"),
+        # One open case per customer, whatever runs concurrently.
+        Index(
+            "uq_aml_cases_open_customer",
+            "customer_id",
+            unique=True,
+            postgresql_where=text("status = 'open'"),
+            sqlite_where=text("status = 'open'"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(ID, primary_key=True)
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), nullable=False, index=True)
