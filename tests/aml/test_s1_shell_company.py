@@ -212,6 +212,7 @@ def test_s1_laundering_through_a_shell_company_online_banking(
     assert SCOPE in reasons
     assert detail["profile"]["registered_capital"] == 100_000 * YUAN
     assert detail["fund_flow_svg"].startswith("<svg")
+    assert "本案客户" in detail["fund_flow_svg"]  # the graph speaks the officer's language
     svg = client.get(f"{API}/aml/cases/{case['id']}/fund-flow.svg", headers=officer)
     assert svg.headers["content-type"].startswith("image/svg+xml")
 

@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from ebank.aml.graph import FlowEdge, FlowNode, render_fund_flow
+from ebank.aml.graph import FlowEdge, FlowNode, GraphWords, render_fund_flow
 from ebank.aml.models import AmlAlert, AmlCase, AmlNote, LargeValueReport, SuspiciousReport
 from ebank.aml.reasons import explain, typology_label
 from ebank.audit import service as audit
@@ -28,7 +28,7 @@ from ebank.audit.service import AuditEntry
 from ebank.channels.models import ChannelEnrolment
 from ebank.common.actor import Actor
 from ebank.common.errors import Conflict, NotFound
-from ebank.common.i18n import N_
+from ebank.common.i18n import N_, gettext
 from ebank.common.validation import require_text
 from ebank.customers.models import Customer
 from ebank.ledger.accounts import PRODUCT_NAMES, Product
@@ -254,7 +254,12 @@ def case_detail(rt: Runtime, case_id: int, locale: str) -> CaseDetail:
             notes=_notes(session, rt, case.id),
             reports=_report_lines(session, case),
             fund_flow_svg=_fund_flow(
-                movements, labels, {a.id for a in accounts}, alert_rows, rt.policy.currency
+                movements,
+                labels,
+                {a.id for a in accounts},
+                alert_rows,
+                currency=rt.policy.currency,
+                words=graph_words(locale),
             ),
         )
 
@@ -377,7 +382,9 @@ def _fund_flow(
     labels: dict[str, str],
     own: set[int],
     alerts: Sequence[AmlAlert],
+    *,
     currency: str,
+    words: GraphWords,
 ) -> str:
     flagged = {str(m) for a in alerts for m in json.loads(a.members)}
     edges: dict[tuple[str, str], list[MovementView]] = defaultdict(list)
@@ -406,7 +413,33 @@ def _fund_flow(
             for (source, target), ms in sorted(edges.items())
         ],
         currency_label=currency,
+        words=words,
     )
+
+
+_GRAPH_WORDS = {
+    "document_title": N_("Fund flow"),
+    "subject": N_("this customer"),
+    "counterparty": N_("counterparty"),
+    "external": N_("account at another bank"),
+    "flagged": N_("in a pattern"),
+    "legend_note": N_(
+        "Amounts in {currency} · the wider the line, the more money · ×N = N transfers"
+    ),
+    "edge_flow": N_("{currency} {amount} in {transfers}"),
+    "money_in": N_("In: {currency} {amount} in {transfers}"),
+    "money_out": N_("Out: {currency} {amount} in {transfers}"),
+    "one_transfer": N_("{count} transfer"),
+    "transfers": N_("{count} transfers"),
+    "one_more_not_shown": N_("{count} more counterparty not shown"),
+    "more_not_shown": N_("{count} more counterparties not shown"),
+    "no_accounts": N_("No accounts to show"),
+}
+
+
+def graph_words(locale: str) -> GraphWords:
+    """The fund-flow graph's words in the reader's language (placeholders stay as they are)."""
+    return GraphWords(**{field: gettext(msgid, locale) for field, msgid in _GRAPH_WORDS.items()})
 
 
 def _role(key: str, own: set[int]) -> str:

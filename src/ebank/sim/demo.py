@@ -155,7 +155,85 @@ def _seed(rt: Runtime) -> DemoResult:
         purpose="注册资本金存入",
     )
     _open_online_banking(rt, teller, individual.id, savings.id)
+    _laundering_scene(rt, teller)
     return DemoResult(created=True, individual_id=individual.id, company_id=company.id)
+
+
+SHELL_COMPANY = "华信票务印刷有限公司"
+
+
+def _laundering_scene(rt: Runtime, teller: Actor) -> None:
+    """Scenario S1 for the AML officer: a shell company (ticketing, printing; capital 100,000)
+    receives "advertising fees" and pays them straight on as "salary" to three people; the
+    seeding day is scanned, so its case and large-value reports are waiting."""
+    from ebank.aml.scan import run_scan
+    from ebank.common.validators import resident_id_check_char, uscc_check_char
+
+    def company(name: str, n: int, scope: str, capital: int) -> int:
+        body = f"91440300MA5G{n:05d}"
+        return customers.create_company(
+            rt,
+            teller,
+            name=name,
+            document=customers.DocumentInput(DocumentType.USCC, body + uscc_check_char(body)),
+            mobile=f"1360755{n:04d}",
+            legal_representative="周某",
+            kyc=customers.KycInput(business_scope=scope, registered_capital=capital),
+        ).id
+
+    shell = company(SHELL_COMPANY, 8801, "票务代理、印刷、场地租赁", 10_000_000)
+    advertiser = company("华信广告传媒有限公司", 8802, "广告设计、制作、代理、发布", 5_000_000_000)
+    shell_account = ledger.open_account(
+        rt, teller, customer_id=shell, product=Product.CORPORATE_BASIC
+    )
+    source = ledger.open_account(
+        rt, teller, customer_id=advertiser, product=Product.CORPORATE_BASIC
+    ).id
+    people = []
+    for n, name in enumerate(("陈某某", "林某某", "黄某某")):
+        body = f"44030519850612{n + 61:03d}"
+        person = customers.create_individual(
+            rt,
+            teller,
+            name=name,
+            document=customers.DocumentInput(
+                DocumentType.RESIDENT_ID, body + resident_id_check_char(body)
+            ),
+            mobile=f"1371755{8810 + n:04d}",
+            kyc=customers.KycInput(occupation="自由职业"),
+        ).id
+        people.append(
+            ledger.open_account(rt, teller, customer_id=person, product=Product.PERSONAL_I).id
+        )
+    currency = rt.policy.currency
+    equity = ledger.internal_account_id(rt, Product.EQUITY)
+    payments = [
+        TransferRequest("demo-s1-funding", equity, source, 500_000_000, currency, code="funding"),
+        TransferRequest(
+            "demo-s1-in",
+            source,
+            shell_account.id,
+            360_000_000,
+            currency,
+            purpose="广告费",
+            channel="online",
+        ),
+        *(
+            TransferRequest(
+                f"demo-s1-out-{n}",
+                shell_account.id,
+                person,
+                120_000_000,
+                currency,
+                purpose="工资及养老金",
+                channel="online",
+            )
+            for n, person in enumerate(people)
+        ),
+    ]
+    ledger.create_transfers(rt, SYSTEM, payments)
+    day = rt.clock.now().astimezone(rt.policy.zone).date()
+    run_scan(rt, SYSTEM, first_day=day, last_day=day)
 
 
 def _open_online_banking(rt: Runtime, teller: Actor, customer_id: int, card_id: int) -> None:
