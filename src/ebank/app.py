@@ -26,7 +26,7 @@ RETRAIN_CHECK_S = 3600.0  # how often the worker asks whether a model is due (po
 
 class BackgroundWorker:
     """Periodic housekeeping in the app process: train a candidate risk model when one is due,
-    expire holds, retry undelivered notifications; optionally let the simulated counterparty bank settle queued inter-bank payments."""
+    run the nightly AML scan, expire holds, retry undelivered notifications; optionally let the simulated counterparty bank settle queued inter-bank payments."""
 
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
@@ -63,7 +63,9 @@ class BackgroundWorker:
                 log.error("background work failed: %s", type(exc).__name__)
 
     def _retrain_if_due(self) -> None:
-        """Hourly: a candidate model when one is due; the risk event log kept to its length."""
+        """Hourly: a candidate model when one is due; the risk event log kept to its length; the
+        AML scan of the days since the last one, once a day has ended."""
+        from ebank.aml.scan import scan_if_due
         from ebank.risk.configuration import retrain_if_due
         from ebank.risk.live import prune_event_log
 
@@ -71,6 +73,7 @@ class BackgroundWorker:
             self._next_retrain_check = time.monotonic() + RETRAIN_CHECK_S
             prune_event_log(self.rt)
             retrain_if_due(self.rt, SYSTEM)
+            scan_if_due(self.rt, SYSTEM)
 
 
 def warm_risk_engine(rt: Runtime) -> None:

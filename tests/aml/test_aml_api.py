@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
@@ -16,6 +16,8 @@ from tests.aml.test_s1_shell_company import API, ShellCompany, create_shell_comp
 from tests.conftest import StaffLogins
 
 from ebank.aml.models import AmlAlert, AmlNote, LargeValueReport
+from ebank.aml.scan import scan_if_due
+from ebank.common.actor import SYSTEM
 from ebank.common.clock import ManualClock
 from ebank.runtime import Runtime
 from ebank.staff.permissions import Role
@@ -85,6 +87,19 @@ def test_a_scan_without_days_carries_on_from_the_last_one(
     assert nightly["alerts_created"] == 0
     nothing = client.post(f"{API}/aml/scans", json={}, headers=officer(staff)).json()
     assert nothing["scan_id"] is None
+
+
+def test_the_nightly_scan_runs_once_a_day(
+    rt: Runtime, staff: StaffLogins, shell: ShellCompany, clock: ManualClock
+) -> None:
+    first = scan_if_due(rt, SYSTEM)
+    assert first is not None
+    assert (first.first_day, first.last_day) == (date(2026, 12, 4), date(2026, 12, 4))
+    assert scan_if_due(rt, SYSTEM) is None  # yesterday is covered
+    clock.advance(timedelta(days=1))
+    following = scan_if_due(rt, SYSTEM)
+    assert following is not None
+    assert following.first_day == following.last_day == date(2026, 12, 5)
 
 
 @pytest.mark.parametrize(

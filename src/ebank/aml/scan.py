@@ -97,6 +97,14 @@ def run_scan(
     return summary
 
 
+def scan_if_due(rt: Runtime, actor: Actor) -> ScanSummary | None:
+    """The nightly scan, for the background worker: scan up to yesterday unless a finished scan
+    already has."""
+    if scan_days(rt, None, None) is None:
+        return None
+    return run_scan(rt, actor)
+
+
 def scan_steps(policy: AmlPolicy) -> list[str]:
     """What a scan does, in order (the progress bar's steps)."""
     return [
