@@ -31,6 +31,10 @@ CASE_ACTIONS = ("note", "dismiss", "suspend", "lift", "draft")
 REPORT_ACTIONS = ("edit", "review", "file")
 
 
+def _message(exc: DomainError) -> str:
+    return gettext(exc.message, **exc.params)
+
+
 def _refused(principal: StaffPrincipal) -> bool:
     return not role_allows(principal.role, Permission.AML_REVIEW)
 
@@ -63,7 +67,7 @@ def _queue(
     status_code: int = 200,
 ) -> Response:
     status = status if status in AML_CASE_STATUSES else "open"
-    response = staff_page(
+    return staff_page(
         request,
         "aml/cases.html",
         principal,
@@ -74,9 +78,8 @@ def _queue(
         done=done,
         error=error,
         zone=rt.policy.zone,
+        status_code=status_code,
     )
-    response.status_code = status_code
-    return response
 
 
 @router.post("/scans", response_class=HTMLResponse)
@@ -92,8 +95,7 @@ def run_scan(
     try:
         scan.run_scan(rt, principal.actor, first_day=first_day, last_day=last_day)
     except DomainError as exc:
-        message = gettext(exc.message, **exc.params)
-        return _queue(request, principal, rt, error=message, status_code=exc.status)
+        return _queue(request, principal, rt, error=_message(exc), status_code=exc.status)
     return RedirectResponse("/staff/aml/cases?done=scan", status_code=303)
 
 
@@ -121,7 +123,7 @@ def _case(
     status_code: int = 200,
 ) -> Response:
     detail = service.case_detail(rt, case_id, current_locale.get())
-    response = staff_page(
+    return staff_page(
         request,
         "aml/case.html",
         principal,
@@ -129,9 +131,8 @@ def _case(
         done=done,
         error=error,
         zone=rt.policy.zone,
+        status_code=status_code,
     )
-    response.status_code = status_code
-    return response
 
 
 @router.post("/cases/{case_id}/{action}", response_class=HTMLResponse)
@@ -161,8 +162,7 @@ def decide(
     try:
         result = decisions[action]()
     except DomainError as exc:
-        message = gettext(exc.message, **exc.params)
-        return _case(request, principal, rt, case_id, error=message, status_code=exc.status)
+        return _case(request, principal, rt, case_id, error=_message(exc), status_code=exc.status)
     if isinstance(result, reporting.SuspiciousReportView):
         return RedirectResponse(f"/staff/aml/reports/{result.id}?done=draft", status_code=303)
     return RedirectResponse(f"/staff/aml/cases/{case_id}?done={action}", status_code=303)
@@ -195,7 +195,7 @@ def _report(
     status_code: int = 200,
 ) -> Response:
     report = reporting.suspicious_report(rt, report_id)
-    response = staff_page(
+    return staff_page(
         request,
         "aml/report.html",
         principal,
@@ -203,9 +203,8 @@ def _report(
         done=done,
         error=error,
         zone=rt.policy.zone,
+        status_code=status_code,
     )
-    response.status_code = status_code
-    return response
 
 
 @router.post("/reports/{report_id}/{action}", response_class=HTMLResponse)
@@ -236,8 +235,9 @@ def report_step(
     try:
         steps[action]()
     except DomainError as exc:
-        message = gettext(exc.message, **exc.params)
-        return _report(request, principal, rt, report_id, error=message, status_code=exc.status)
+        return _report(
+            request, principal, rt, report_id, error=_message(exc), status_code=exc.status
+        )
     return RedirectResponse(f"/staff/aml/reports/{report_id}?done={action}", status_code=303)
 
 
@@ -254,8 +254,9 @@ def export_report(
     try:
         file = reporting.export_suspicious_report(rt, principal.actor, report_id, fmt)
     except DomainError as exc:
-        message = gettext(exc.message, **exc.params)
-        return _report(request, principal, rt, report_id, error=message, status_code=exc.status)
+        return _report(
+            request, principal, rt, report_id, error=_message(exc), status_code=exc.status
+        )
     return download(file)
 
 
@@ -286,7 +287,7 @@ def _large_value(
     status_code: int = 200,
 ) -> Response:
     today = rt.clock.now().astimezone(rt.policy.zone).date()
-    response = staff_page(
+    return staff_page(
         request,
         "aml/large_value.html",
         principal,
@@ -295,9 +296,8 @@ def _large_value(
         today=today,
         done=done,
         error=error,
+        status_code=status_code,
     )
-    response.status_code = status_code
-    return response
 
 
 @router.post("/large-value/{report_id}/file", response_class=HTMLResponse)
@@ -312,8 +312,7 @@ def file_large_value(
     try:
         reporting.file_large_value_report(rt, principal.actor, report_id)
     except DomainError as exc:
-        message = gettext(exc.message, **exc.params)
-        return _large_value(request, principal, rt, error=message, status_code=exc.status)
+        return _large_value(request, principal, rt, error=_message(exc), status_code=exc.status)
     return RedirectResponse("/staff/aml/large-value?done=file-large-value", status_code=303)
 
 

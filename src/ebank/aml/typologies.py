@@ -112,6 +112,19 @@ _SIDES = """
 """
 
 
+# Per account and day: distinct payers and payees, money in and out, over the ``?``-day window
+# that ends on the day.
+_ROLLING_PARTIES = f"""
+    SELECT node, day,
+           count(DISTINCT CASE WHEN inflow > 0 THEN counterparty END) OVER w AS payers,
+           count(DISTINCT CASE WHEN outflow > 0 THEN counterparty END) OVER w AS payees,
+           sum(inflow) OVER w AS i_w, sum(outflow) OVER w AS o_w
+    FROM ({_SIDES})
+    WINDOW w AS (PARTITION BY node ORDER BY day
+                 RANGE BETWEEN INTERVAL (? - 1) DAY PRECEDING AND CURRENT ROW)
+"""
+
+
 def pass_through(ctx: Context, p: PassThroughParams) -> list[Hit]:
     """In and out again within ``window_days``: at least ``min_amount`` in, and all but
     ``max_retained_ratio`` of it out."""
@@ -217,15 +230,7 @@ def gather_scatter(ctx: Context, p: GatherScatterParams) -> list[Hit]:
     rows = _rows(
         ctx,
         f"""
-        WITH sides AS ({_SIDES}), rolling AS (
-            SELECT node, day,
-                   count(DISTINCT CASE WHEN inflow > 0 THEN counterparty END) OVER w AS payers,
-                   count(DISTINCT CASE WHEN outflow > 0 THEN counterparty END) OVER w AS payees,
-                   sum(inflow) OVER w AS i_w, sum(outflow) OVER w AS o_w
-            FROM sides
-            WINDOW w AS (PARTITION BY node ORDER BY day
-                         RANGE BETWEEN INTERVAL (? - 1) DAY PRECEDING AND CURRENT ROW)
-        )
+        WITH rolling AS ({_ROLLING_PARTIES})
         SELECT node, min(day) - (? - 1)::INTEGER, max(day), max(payers), max(payees),
                max(i_w), max(o_w)
         FROM rolling
@@ -266,15 +271,7 @@ def concentrated_dispersed(ctx: Context, p: ConcentratedDispersedParams) -> list
     rows = _rows(
         ctx,
         f"""
-        WITH sides AS ({_SIDES}), rolling AS (
-            SELECT node, day,
-                   count(DISTINCT CASE WHEN inflow > 0 THEN counterparty END) OVER w AS payers,
-                   count(DISTINCT CASE WHEN outflow > 0 THEN counterparty END) OVER w AS payees,
-                   sum(inflow) OVER w AS i_w, sum(outflow) OVER w AS o_w
-            FROM sides
-            WINDOW w AS (PARTITION BY node ORDER BY day
-                         RANGE BETWEEN INTERVAL (? - 1) DAY PRECEDING AND CURRENT ROW)
-        ), shaped AS (
+        WITH rolling AS ({_ROLLING_PARTIES}), shaped AS (
             SELECT *, CASE WHEN payers <= ? AND payees >= ? THEN 'dispersed_out'
                            WHEN payers >= ? AND payees <= ? THEN 'concentrated_out' END AS shape
             FROM rolling

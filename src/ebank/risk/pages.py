@@ -79,7 +79,7 @@ def _alert(
     status_code: int = 200,
 ) -> Response:
     detail = service.alert_detail(rt, alert_id, current_locale.get())
-    response = staff_page(
+    return staff_page(
         request,
         "risk/alert.html",
         principal,
@@ -87,9 +87,8 @@ def _alert(
         done=done,
         error=error,
         zone=rt.policy.zone,
+        status_code=status_code,
     )
-    response.status_code = status_code
-    return response
 
 
 @router.post("/alerts/{alert_id}/{action}", response_class=HTMLResponse)
@@ -147,7 +146,7 @@ def _versions(
     body: str = "",
     status_code: int = 200,
 ) -> Response:
-    response = staff_page(
+    return staff_page(
         request,
         "risk/versions.html",
         principal,
@@ -156,9 +155,8 @@ def _versions(
         error=error,
         body=body,
         moves={"rule_sets": configuration.RULE_SET_MOVES, "models": configuration.MODEL_MOVES},
+        status_code=status_code,
     )
-    response.status_code = status_code
-    return response
 
 
 @router.post("/rule-sets", response_class=HTMLResponse)

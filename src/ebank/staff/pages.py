@@ -117,11 +117,17 @@ def logout(
 
 
 def staff_page(
-    request: Request, template: str, principal: StaffPrincipal, **context: Any
+    request: Request,
+    template: str,
+    principal: StaffPrincipal,
+    *,
+    status_code: int = 200,
+    **context: Any,
 ) -> Response:
     return render(
         request,
         template,
+        status_code,
         me=principal,
         role_name=ROLE_NAMES[principal.role],
         csrf_token=_session_csrf(request),
@@ -131,9 +137,7 @@ def staff_page(
 
 
 def forbidden_page(request: Request, principal: StaffPrincipal) -> Response:
-    response = staff_page(request, "staff/forbidden.html", principal)
-    response.status_code = 403
-    return response
+    return staff_page(request, "staff/forbidden.html", principal, status_code=403)
 
 
 @router.get("", response_class=HTMLResponse)
