@@ -40,6 +40,7 @@ bench: install
 	$(BIN)/python bench/ledger.py --backend postgres
 	$(BIN)/python bench/payments.py
 	$(BIN)/python bench/risk.py
+	$(BIN)/python bench/aml.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -18,8 +18,9 @@ last days, each just past the profile's thresholds. The scan reports the last se
 Timed: each detector, ``with_flows`` over all hits, ``large_value_hits`` — not the generation.
 The last line printed is one JSON object: ``transactions``, ``seconds``, ``transactions_per_s``,
 ``peak_rss_mb``, ``planted_found`` / ``planted_total``, ``seconds_by_typology``,
-``planted_by_typology`` and ``background_hits_by_typology`` (alerts on background accounts: the
-false positives of a bank without launderers).
+``seconds_with_flows``, ``seconds_large_value``, ``planted_by_typology`` and
+``background_hits_by_typology`` (alerts on background accounts: the false positives of a bank
+without launderers).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -44,7 +45,23 @@ from ebank.aml.dataset import scan_database
 from ebank.aml.large_value import large_value_hits
 from ebank.aml.typologies import Context, Days, Hit, detectors, with_flows
 from ebank.config import PROJECT_ROOT
-from ebank.policy import AmlPolicy, load_policy_file
+from ebank.policy import (
+    AmlPolicy,
+    ConcentratedDispersedParams,
+    CycleParams,
+    DormantParams,
+    FanParams,
+    GatherScatterParams,
+    PassThroughParams,
+    PayrollParams,
+    PurposeParams,
+    ScatterGatherParams,
+    SharedIdentifierParams,
+    SplitPaymentsParams,
+    StructuringParams,
+    TurnoverParams,
+    load_policy_file,
+)
 
 LAST_DAY = date(2026, 11, 29)  # the last day of the data and of the scan
 REPORTED_DAYS = 7  # the scan reports the last week
@@ -86,7 +103,7 @@ MACROS = (
     "sqrt(-2 * ln(unif(x, k))) * cos(2 * pi() * unif(x, k + 1000))",
     "CREATE OR REPLACE TEMP MACRO pick(x, k, n) AS "
     "(hash(x, k, getvariable('bench_seed')) % n::UBIGINT)::BIGINT",
-    # a company's scale in yuan: the typical size of the goods it sells per order
+    # a company's scale in yuan: the typical size of its orders (its declared figures follow it)
     "CREATE OR REPLACE TEMP MACRO size_of(node) AS exp(ln(30000) + gauss(node, 77))",
     "CREATE OR REPLACE TEMP MACRO fen(yuan) AS greatest(100, round(yuan * 100))::BIGINT",
 )
@@ -99,7 +116,7 @@ def generate_background(
     con: duckdb.DuckDBPyConnection, *, accounts: int, transactions: int, days: int, seed: int
 ) -> dict[str, int]:
     """Parties, identifiers, payroll and random traffic over ``days`` days up to LAST_DAY; about
-    ``transactions`` flows. Returns the count of flows per category."""
+    ``transactions`` flows. Returns the count of flows per code (payroll, transfer, cash…)."""
     companies = accounts // COMPANY_SHARE
     externals = accounts // 5
     first = LAST_DAY - timedelta(days=days - 1)
@@ -400,7 +417,7 @@ def plant(policy: AmlPolicy, first_node: int, instances: int) -> Planter:
     return planter
 
 
-def _pass_through(pl: Planter, p: Any, k: int, f: float) -> None:
+def _pass_through(pl: Planter, p: PassThroughParams, k: int, f: float) -> None:
     shell, source, a, b = pl.party(), pl.party(), pl.party(), pl.party()
     inflow = float(p.min_amount) * f
     out = inflow * (1 - p.max_retained_ratio / 2)
@@ -411,18 +428,19 @@ def _pass_through(pl: Planter, p: Any, k: int, f: float) -> None:
     pl.mark("pass_through", shell)
 
 
-def _fan(pl: Planter, p: Any, k: int, f: float, *, inward: bool) -> None:
+def _fan(pl: Planter, p: FanParams, k: int, f: float, *, inward: bool) -> None:
     hub = pl.party()
     count = p.min_counterparties + k % 3
     each = float(p.min_total) * f / count
     for n in range(count):
         other = pl.party()
         day = pl.day(min(p.window_days, REPORTED_DAYS) - 1 - n % min(p.window_days, REPORTED_DAYS))
-        pl.pay(other, hub, each, day) if inward else pl.pay(hub, other, each, day)
+        payer, payee = (other, hub) if inward else (hub, other)
+        pl.pay(payer, payee, each, day)
     pl.mark("fan_in" if inward else "fan_out", hub)
 
 
-def _gather_scatter(pl: Planter, p: Any, k: int, f: float) -> None:
+def _gather_scatter(pl: Planter, p: GatherScatterParams, k: int, f: float) -> None:
     hub = pl.party()
     payers, payees = p.min_in + k % 2, p.min_out + k % 2
     inflow = float(p.min_total) * f
@@ -434,7 +452,7 @@ def _gather_scatter(pl: Planter, p: Any, k: int, f: float) -> None:
     pl.mark("gather_scatter", hub)
 
 
-def _concentrated_dispersed(pl: Planter, p: Any, k: int, f: float) -> None:
+def _concentrated_dispersed(pl: Planter, p: ConcentratedDispersedParams, k: int, f: float) -> None:
     hub = pl.party("company")
     inflow = float(p.min_total) * f
     out = inflow * (1 - p.max_retained_ratio / 2)
@@ -447,7 +465,7 @@ def _concentrated_dispersed(pl: Planter, p: Any, k: int, f: float) -> None:
     pl.mark("concentrated_dispersed", hub)
 
 
-def _scatter_gather(pl: Planter, p: Any, k: int, f: float) -> None:
+def _scatter_gather(pl: Planter, p: ScatterGatherParams, k: int, f: float) -> None:
     source, destination = pl.party(), pl.party()
     leg = float(p.min_amount) * f
     start = 6 - k % 3
@@ -458,7 +476,7 @@ def _scatter_gather(pl: Planter, p: Any, k: int, f: float) -> None:
     pl.mark("scatter_gather", source, (source, destination))
 
 
-def _cycle(pl: Planter, p: Any, k: int, f: float) -> None:
+def _cycle(pl: Planter, p: CycleParams, k: int, f: float) -> None:
     length = 2 + k % (p.max_length - 1)
     ring = [pl.party() for _ in range(length)]
     amount = float(p.min_amount) * 2 * f
@@ -468,7 +486,7 @@ def _cycle(pl: Planter, p: Any, k: int, f: float) -> None:
     pl.mark("cycle", ring[0], ring)
 
 
-def _structuring(pl: Planter, p: Any, k: int, f: float) -> None:
+def _structuring(pl: Planter, p: StructuringParams, k: int, f: float) -> None:
     limits = pl.policy.large_value
     kind = ("cash_in", "cash_out", "cash_in", "individual", "company")[k % 5]
     subject = pl.party("company" if kind == "company" else "individual")
@@ -494,7 +512,7 @@ def _structuring(pl: Planter, p: Any, k: int, f: float) -> None:
     pl.mark("structuring", subject)
 
 
-def _split_payments(pl: Planter, p: Any, k: int, f: float) -> None:
+def _split_payments(pl: Planter, p: SplitPaymentsParams, k: int, f: float) -> None:
     payer, payee = pl.party(), pl.party()
     pieces = p.min_transfers + k % 2
     piece = float(p.min_total) * f / pieces
@@ -506,7 +524,7 @@ def _split_payments(pl: Planter, p: Any, k: int, f: float) -> None:
     pl.mark("split_payments", payer)
 
 
-def _turnover(pl: Planter, p: Any, k: int, f: float) -> None:
+def _turnover(pl: Planter, p: TurnoverParams, k: int, f: float) -> None:
     capital = float(p.min_turnover) / p.capital_multiple * (1 + k % 3)
     declared = capital * p.capital_multiple / p.declared_turnover_multiple
     shell = pl.party("company", capital=capital, turnover=declared, scope=SCOPES[k % 5])
@@ -516,7 +534,7 @@ def _turnover(pl: Planter, p: Any, k: int, f: float) -> None:
     pl.mark("turnover_vs_profile", shell)
 
 
-def _purpose_vs_scope(pl: Planter, p: Any, k: int, f: float) -> None:
+def _purpose_vs_scope(pl: Planter, p: PurposeParams, k: int, f: float) -> None:
     name, rule = sorted(p.rules.items())[k % len(p.rules)]
     payer_scope = {"advertising": SCOPES[AD_SCOPE], "consulting": SCOPES[CONSULTING_SCOPE]}
     shell = pl.party("company", scope=OFF_SCOPE)
@@ -526,7 +544,7 @@ def _purpose_vs_scope(pl: Planter, p: Any, k: int, f: float) -> None:
     pl.mark("purpose_vs_scope", shell)
 
 
-def _payroll_without_history(pl: Planter, p: Any, k: int, f: float) -> None:
+def _payroll_without_history(pl: Planter, p: PayrollParams, k: int, f: float) -> None:
     employer = pl.party("company", scope=SCOPES[5])
     for n in range(3 + k % 2):
         keyword = p.purpose_keywords[(k + n) % len(p.purpose_keywords)]
@@ -535,7 +553,7 @@ def _payroll_without_history(pl: Planter, p: Any, k: int, f: float) -> None:
     pl.mark("payroll_without_history", employer)
 
 
-def _dormant(pl: Planter, p: Any, k: int, f: float) -> None:
+def _dormant(pl: Planter, p: DormantParams, k: int, f: float) -> None:
     quiet = p.dormant_days + 20 + k
     if k % 2 == 0:  # one small movement long ago, then nothing until now
         sleeper = pl.party(opened=pl.day(quiet + 500))
@@ -550,7 +568,7 @@ def _dormant(pl: Planter, p: Any, k: int, f: float) -> None:
     pl.mark("dormant_reactivated", sleeper)
 
 
-def _shared_identifier(pl: Planter, p: Any, k: int, f: float) -> None:
+def _shared_identifier(pl: Planter, p: SharedIdentifierParams, k: int, f: float) -> None:
     kind = "device" if k % 2 == 0 else "phone"
     people = [pl.party() for _ in range(p.min_customers + k % 2)]
     shop = pl.party("company", scope=SCOPES[4])
@@ -560,7 +578,8 @@ def _shared_identifier(pl: Planter, p: Any, k: int, f: float) -> None:
     pl.mark("shared_identifier", people[0])
 
 
-PLANTERS: dict[str, Any] = {
+PlantPattern = Callable[[Planter, Any, int, float], None]  # planter, parameters, instance, margin
+PLANTERS: dict[str, PlantPattern] = {
     "pass_through": _pass_through,
     "fan_in": lambda pl, p, k, f: _fan(pl, p, k, f, inward=True),
     "fan_out": lambda pl, p, k, f: _fan(pl, p, k, f, inward=False),
@@ -579,13 +598,16 @@ PLANTERS: dict[str, Any] = {
 
 
 def found(planted: Planted, hits: list[Hit]) -> bool:
+    """Some hit of the pattern's typology about its subject (a cycle: about its ring; a
+    scatter-gather: its source, with the destination among the members)."""
     for hit in hits:
         if hit.typology != planted.typology:
             continue
-        if planted.typology == "cycle" and frozenset(hit.members) == planted.ring:
+        if planted.typology == "cycle":
+            if frozenset(hit.members) == planted.ring:
+                return True
+        elif hit.subject == planted.subject and planted.ring <= set(hit.members):
             return True
-        if planted.typology != "cycle" and hit.subject == planted.subject:
-            return not planted.ring or planted.ring <= set(hit.members)
     return False
 
 
@@ -667,12 +689,12 @@ def run(con: duckdb.DuckDBPyConnection, policy: AmlPolicy, args: argparse.Namesp
         hits += found_here
     began = time.perf_counter()
     hits = with_flows(ctx, hits)
-    seconds["with_flows"] = round(time.perf_counter() - began, 2)
-    log(f"  with_flows: {seconds['with_flows']:.2f} s")
+    filling = time.perf_counter() - began
+    log(f"  with_flows: {filling:.2f} s")
     began = time.perf_counter()
     reports = large_value_hits(ctx, policy.large_value)
-    seconds["large_value"] = round(time.perf_counter() - began, 2)
-    log(f"  large_value: {seconds['large_value']:.2f} s, {len(reports)} reports")
+    large_value = time.perf_counter() - began
+    log(f"  large_value: {large_value:.2f} s, {len(reports)} reports")
     scan_seconds = time.perf_counter() - started
 
     planted_nodes = {node for node, *_ in planter.parties}
@@ -687,6 +709,8 @@ def run(con: duckdb.DuckDBPyConnection, policy: AmlPolicy, args: argparse.Namesp
         if not found(planted, hits):
             log(f"  MISSED {planted.typology}: subject {planted.subject}")
     rusage_mb, hwm_mb = peak_rss_mb()
+    row = con.execute("SELECT current_setting('threads')").fetchone()
+    threads = int(row[0]) if row else 0
     figures = {
         "benchmark": "aml",
         "transactions": transactions,
@@ -699,12 +723,14 @@ def run(con: duckdb.DuckDBPyConnection, policy: AmlPolicy, args: argparse.Namesp
         "peak_rss_mb": rusage_mb,
         "vm_hwm_mb": hwm_mb,
         "memory_limit_mb": args.memory_limit_mb,
-        "threads": int(con.execute("SELECT current_setting('threads')").fetchone()[0]),  # type: ignore[index]
+        "threads": threads,
         "planted_found": sum(v["found"] for v in by_typology.values()),
         "planted_total": len(planter.planted),
         "hits": len(hits),
         "large_value_reports": len(reports),
         "seconds_by_typology": seconds,
+        "seconds_with_flows": round(filling, 2),
+        "seconds_large_value": round(large_value, 2),
         "planted_by_typology": by_typology,
         "background_hits_by_typology": background_hits,
     }

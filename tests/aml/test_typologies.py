@@ -321,6 +321,14 @@ def test_purpose_vs_scope_near_misses(scope: str, purpose: str, amount: int) -> 
     assert [h for h in book.run("purpose_vs_scope", D0) if h.subject == company] == []
 
 
+def test_paying_for_advertising_is_any_business_right() -> None:
+    book = Book()
+    printer = book.party(1, "company", scope=SCOPE)
+    agency = book.party(2, "company", scope="广告设计、制作、发布")
+    book.pay(printer, agency, 2_000_000, D0, purpose="广告费")
+    assert book.run("purpose_vs_scope", D0) == []
+
+
 def test_large_salary_to_individuals_with_no_payroll_history() -> None:
     book = Book()
     shell = book.party(1, "company")

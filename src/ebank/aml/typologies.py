@@ -26,7 +26,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -101,28 +101,37 @@ def _score(value: float, threshold: float) -> float:
     return round(min(1.0, 0.5 * value / threshold), 4)
 
 
-# The inflows and outflows of accounts of ours (transfers and cash), one row per side.
-_SIDES = """
+def _sides(since: date | None = None) -> str:
+    """The inflows and outflows of accounts of ours (transfers and cash), one row per side, from
+    ``since`` on (a window ending on the first reported day needs nothing older)."""
+    bound = f"AND f.day >= DATE '{since.isoformat()}'" if since else ""
+    return f"""
     SELECT f.payee AS node, f.day, f.amount AS inflow, 0::BIGINT AS outflow,
            f.payer AS counterparty, f.id
-    FROM flows f JOIN parties p ON p.node = f.payee AND p.customer IS NOT NULL
+    FROM flows f JOIN parties p ON p.node = f.payee AND p.customer IS NOT NULL {bound}
     UNION ALL
     SELECT f.payer, f.day, 0::BIGINT, f.amount, f.payee, f.id
-    FROM flows f JOIN parties p ON p.node = f.payer AND p.customer IS NOT NULL
-"""
+    FROM flows f JOIN parties p ON p.node = f.payer AND p.customer IS NOT NULL {bound}
+    """
 
 
-# Per account and day: distinct payers and payees, money in and out, over the ``?``-day window
-# that ends on the day.
-_ROLLING_PARTIES = f"""
+def _window_start(ctx: Context, window_days: int) -> date:
+    """The first day a window ending on a reported day can reach."""
+    return ctx.days.first - timedelta(days=window_days - 1)
+
+
+def _rolling_parties(since: date) -> str:
+    """Per account and day: distinct payers and payees, money in and out, over the ``?``-day
+    window that ends on the day."""
+    return f"""
     SELECT node, day,
            count(DISTINCT CASE WHEN inflow > 0 THEN counterparty END) OVER w AS payers,
            count(DISTINCT CASE WHEN outflow > 0 THEN counterparty END) OVER w AS payees,
            sum(inflow) OVER w AS i_w, sum(outflow) OVER w AS o_w
-    FROM ({_SIDES})
+    FROM ({_sides(since)})
     WINDOW w AS (PARTITION BY node ORDER BY day
                  RANGE BETWEEN INTERVAL (? - 1) DAY PRECEDING AND CURRENT ROW)
-"""
+    """
 
 
 def pass_through(ctx: Context, p: PassThroughParams) -> list[Hit]:
@@ -132,7 +141,8 @@ def pass_through(ctx: Context, p: PassThroughParams) -> list[Hit]:
         ctx,
         f"""
         WITH daily AS (
-            SELECT node, day, sum(inflow) AS i, sum(outflow) AS o FROM ({_SIDES}) GROUP BY ALL
+            SELECT node, day, sum(inflow) AS i, sum(outflow) AS o
+            FROM ({_sides(_window_start(ctx, p.window_days))}) GROUP BY ALL
         ), rolling AS (
             SELECT node, day,
                    sum(i) OVER w AS i_w, sum(o) OVER w AS o_w
@@ -178,7 +188,7 @@ def _fan(ctx: Context, p: FanParams, *, inward: bool) -> list[Hit]:
         WITH legs AS (
             SELECT f.{account} AS node, f.{other} AS other, f.day, f.amount
             FROM flows f JOIN parties p ON p.node = f.{account} AND p.customer IS NOT NULL
-            WHERE f.{other} IS NOT NULL
+            WHERE f.{other} IS NOT NULL AND f.day >= ?
         ), rolling AS (
             SELECT node, day,
                    count(DISTINCT other) OVER w AS parties_w, sum(amount) OVER w AS total_w
@@ -192,6 +202,7 @@ def _fan(ctx: Context, p: FanParams, *, inward: bool) -> list[Hit]:
         GROUP BY node
         """,
         [
+            _window_start(ctx, p.window_days),
             p.window_days,
             p.window_days,
             p.min_counterparties,
@@ -230,7 +241,7 @@ def gather_scatter(ctx: Context, p: GatherScatterParams) -> list[Hit]:
     rows = _rows(
         ctx,
         f"""
-        WITH rolling AS ({_ROLLING_PARTIES})
+        WITH rolling AS ({_rolling_parties(_window_start(ctx, p.window_days))})
         SELECT node, min(day) - (? - 1)::INTEGER, max(day), max(payers), max(payees),
                max(i_w), max(o_w)
         FROM rolling
@@ -271,7 +282,7 @@ def concentrated_dispersed(ctx: Context, p: ConcentratedDispersedParams) -> list
     rows = _rows(
         ctx,
         f"""
-        WITH rolling AS ({_ROLLING_PARTIES}), shaped AS (
+        WITH rolling AS ({_rolling_parties(_window_start(ctx, p.window_days))}), shaped AS (
             SELECT *, CASE WHEN payers <= ? AND payees >= ? THEN 'dispersed_out'
                            WHEN payers >= ? AND payees <= ? THEN 'concentrated_out' END AS shape
             FROM rolling
@@ -460,7 +471,8 @@ def structuring(ctx: Context, p: StructuringParams) -> list[Hit]:
         f"""
         WITH sides AS (
             SELECT s.node, s.day, greatest(s.inflow, s.outflow) AS amount, f.cash, p.kind
-            FROM ({_SIDES}) s JOIN flows f ON f.id = s.id JOIN parties p ON p.node = s.node
+            FROM ({_sides(_window_start(ctx, p.window_days))}) s
+            JOIN flows f ON f.id = s.id JOIN parties p ON p.node = s.node
         ), limits AS (
             SELECT *, CASE WHEN cash THEN ? WHEN kind = 'company' THEN ? ELSE ? END AS threshold
             FROM sides
@@ -564,7 +576,8 @@ def turnover_vs_profile(ctx: Context, p: TurnoverParams) -> list[Hit]:
         ctx,
         f"""
         WITH daily AS (
-            SELECT node, day, sum(inflow) AS i FROM ({_SIDES}) GROUP BY ALL
+            SELECT node, day, sum(inflow) AS i
+            FROM ({_sides(_window_start(ctx, p.window_days))}) GROUP BY ALL
         ), rolling AS (
             SELECT node, day, sum(i) OVER w AS i_w FROM daily
             WINDOW w AS (PARTITION BY node ORDER BY day
@@ -613,8 +626,9 @@ def turnover_vs_profile(ctx: Context, p: TurnoverParams) -> list[Hit]:
 
 
 def purpose_vs_scope(ctx: Context, p: PurposeParams) -> list[Hit]:
-    """Transfers of a company whose stated purpose belongs to a business its registered scope
-    does not include (e.g. "advertising fees" received by a printing shop)."""
+    """Money a company receives for a purpose that belongs to a business its registered scope
+    does not include (e.g. "advertising fees" received by a printing shop; paying for
+    advertising is every business's right)."""
     hits: list[Hit] = []
     for name, rule in p.rules.items():
         purpose_match = " OR ".join("contains(lower(f.purpose), ?)" for _ in rule.purpose_keywords)
@@ -624,14 +638,13 @@ def purpose_vs_scope(ctx: Context, p: PurposeParams) -> list[Hit]:
         rows = _rows(
             ctx,
             f"""
-            WITH sides AS ({_SIDES})
-            SELECT s.node, min(s.day), max(s.day), sum(s.inflow + s.outflow), count(*),
+            SELECT f.payee, min(f.day), max(f.day), sum(f.amount), count(*),
                    list(f.id ORDER BY f.ts), any_value(f.purpose), any_value(p.business_scope)
-            FROM sides s JOIN flows f ON f.id = s.id JOIN parties p ON p.node = s.node
+            FROM flows f JOIN parties p ON p.node = f.payee
             WHERE p.kind = 'company' AND f.purpose IS NOT NULL AND ({purpose_match})
-              AND NOT ({scope_match}) AND s.day BETWEEN ? - (? - 1)::INTEGER AND ?
-            GROUP BY s.node
-            HAVING sum(s.inflow + s.outflow) >= ? AND max(s.day) >= ?
+              AND NOT ({scope_match}) AND f.day BETWEEN ? - (? - 1)::INTEGER AND ?
+            GROUP BY f.payee
+            HAVING sum(f.amount) >= ? AND max(f.day) >= ?
             """,
             [
                 *(k.lower() for k in rule.purpose_keywords),
@@ -722,7 +735,7 @@ def dormant_reactivated(ctx: Context, p: DormantParams) -> list[Hit]:
         ctx,
         f"""
         WITH daily AS (
-            SELECT node, day, sum(inflow + outflow) AS moved FROM ({_SIDES}) GROUP BY ALL
+            SELECT node, day, sum(inflow + outflow) AS moved FROM ({_sides()}) GROUP BY ALL
         ), gaps AS (
             SELECT d.node, d.day, d.moved,
                    coalesce(lag(d.day) OVER (PARTITION BY d.node ORDER BY d.day), p.opened_on)
@@ -771,18 +784,26 @@ def shared_identifier(ctx: Context, p: SharedIdentifierParams) -> list[Hit]:
         WITH shared AS (
             SELECT kind, value, list(DISTINCT customer ORDER BY customer) AS customers
             FROM identifiers GROUP BY kind, value HAVING count(DISTINCT customer) >= ?
+        ), members AS (
+            SELECT kind, customers, unnest(customers) AS customer FROM shared
+        ), sides AS (  -- each side on its own: "node IN (payer, payee)" would be a loop join
+            SELECT payer AS node, day, amount FROM flows
+            WHERE payer IS NOT NULL AND day BETWEEN ? AND ?
+            UNION ALL
+            SELECT payee, day, amount FROM flows
+            WHERE payee IS NOT NULL AND payee IS DISTINCT FROM payer AND day BETWEEN ? AND ?
         ), active AS (
-            SELECT p.node, p.customer, min(f.day) AS first_day, max(f.day) AS last_day,
-                   sum(f.amount) AS moved, count(*) AS n
-            FROM flows f JOIN parties p ON p.node IN (f.payer, f.payee)
-            WHERE p.customer IS NOT NULL AND f.day BETWEEN ? AND ?
+            SELECT p.node, p.customer, min(s.day) AS first_day, max(s.day) AS last_day,
+                   sum(s.amount) AS moved, count(*) AS n
+            FROM sides s JOIN parties p ON p.node = s.node
+            WHERE p.customer IN (SELECT customer FROM members)
             GROUP BY p.node, p.customer
         )
-        SELECT a.node, a.first_day, a.last_day, a.moved, a.n, s.kind, s.customers
-        FROM shared s JOIN active a ON list_contains(s.customers, a.customer)
-        ORDER BY a.node, s.kind
+        SELECT a.node, a.first_day, a.last_day, a.moved, a.n, m.kind, m.customers
+        FROM members m JOIN active a ON a.customer = m.customer
+        ORDER BY a.node, m.kind
         """,
-        [min_customers, ctx.days.first, ctx.days.last],
+        [min_customers, ctx.days.first, ctx.days.last, ctx.days.first, ctx.days.last],
     )
     hits: dict[int, Hit] = {}
     for node, first, last, moved, count, kind, customers in rows:
@@ -863,11 +884,16 @@ def with_flows(ctx: Context, hits: list[Hit]) -> list[Hit]:
     rows = _rows(
         ctx,
         """
-        SELECT h.n, list(DISTINCT CASE WHEN f.payer = h.subject THEN f.payee ELSE f.payer END),
-               list(f.id ORDER BY f.ts), count(*), min(f.day)
-        FROM bare_hits h JOIN flows f ON h.subject IN (f.payer, f.payee)
-         AND f.day BETWEEN h.first AND h.last
-        GROUP BY h.n
+        WITH touching AS (  -- two equality joins: "subject IN (payer, payee)" would be a loop join
+            SELECT h.n, f.payee AS other, f.id, f.ts, f.day FROM bare_hits h JOIN flows f
+              ON f.payer = h.subject AND f.day BETWEEN h.first AND h.last
+            UNION ALL
+            SELECT h.n, f.payer, f.id, f.ts, f.day FROM bare_hits h JOIN flows f
+              ON f.payee = h.subject AND f.day BETWEEN h.first AND h.last
+             AND f.payer IS DISTINCT FROM f.payee
+        )
+        SELECT n, list(DISTINCT other), list(id ORDER BY ts), count(*), min(day)
+        FROM touching GROUP BY n
         """,
     )
     filled = {n: (others, ids, count, first) for n, others, ids, count, first in rows}
