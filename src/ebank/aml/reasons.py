@@ -4,6 +4,7 @@ sentences (in Chinese, the regulator's language)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 
@@ -26,6 +27,8 @@ TYPOLOGY_LABELS: dict[str, str] = {
     "dormant_reactivated": N_("Dormant account suddenly active"),
     "shared_identifier": N_("Device or phone shared by customers"),
 }
+
+Money = Callable[[Any], str]  # minor units → the amount as the reader writes it
 
 _SENTENCES: dict[str, str] = {
     "pass_through": N_(
@@ -105,7 +108,7 @@ def explain(
 
 
 def _sentence(
-    typology: str, facts: dict[str, Any], *, days: int, amount: int, money: Any
+    typology: str, facts: dict[str, Any], *, days: int, amount: int, money: Money
 ) -> tuple[str, dict[str, Any]]:
     f = facts
     if typology == "concentrated_dispersed":
@@ -137,7 +140,7 @@ def _sentence(
     return typology, _plain(typology, f, days=days, amount=amount, money=money)
 
 
-def _flows(facts: dict[str, Any], days: int, money: Any) -> dict[str, Any]:
+def _flows(facts: dict[str, Any], days: int, money: Money) -> dict[str, Any]:
     return {
         "inflow": money(facts.get("inflow")),
         "outflow": money(facts.get("outflow")),
@@ -148,13 +151,12 @@ def _flows(facts: dict[str, Any], days: int, money: Any) -> dict[str, Any]:
 
 
 def _plain(
-    typology: str, f: dict[str, Any], *, days: int, amount: int, money: Any
+    typology: str, f: dict[str, Any], *, days: int, amount: int, money: Money
 ) -> dict[str, Any]:
     """The facts as they are, with amounts formatted."""
     amounts = {"sent", "returned", "threshold", "total", "average"}
     params = {k: money(v) if k in amounts else v for k, v in f.items()}
     params.update(days=days, amount=money(amount))
     if typology == "purpose_vs_scope":
-        params.setdefault("scope", "")
-        params["scope"] = params.get("business_scope") or ""
+        params["scope"] = f.get("business_scope") or ""
     return params
