@@ -189,6 +189,9 @@ class FanParams(_Section):
     window_days: int = Field(default=7, ge=1, le=92)
     min_counterparties: int = Field(default=10, ge=2, le=10_000)
     min_total: MajorAmount
+    # Movements whose purpose holds one of these do not count (an employer's payroll is not a
+    # fan-out; large "salaries" have a typology of their own).
+    exclude_purposes: list[str] = Field(default_factory=list)
 
 
 class GatherScatterParams(_Section):

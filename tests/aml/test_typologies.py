@@ -98,6 +98,15 @@ def test_fan_near_misses(inward: bool, miss: str) -> None:
     assert book.run(typology, D0, D0 + timedelta(days=10)) == []
 
 
+def test_an_employers_payroll_is_not_a_fan_out() -> None:
+    book = Book()
+    employer = book.party(100, "company")
+    for n in range(12):
+        book.pay(employer, book.party(n + 1), 60_000, D0, purpose="11月工资")
+    assert book.run("fan_out", D0) == []
+    assert subjects(book.run("fan_out", D0, exclude_purposes=[])) == {employer}
+
+
 # gather-scatter: five payers in, five payees out within a week, little kept
 
 

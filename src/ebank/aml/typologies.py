@@ -182,13 +182,15 @@ def pass_through(ctx: Context, p: PassThroughParams) -> list[Hit]:
 def _fan(ctx: Context, p: FanParams, *, inward: bool) -> list[Hit]:
     account, other = ("payee", "payer") if inward else ("payer", "payee")
     typology = "fan_in" if inward else "fan_out"
+    excluded = [k.lower() for k in p.exclude_purposes]
+    not_excluded = "".join(" AND NOT contains(lower(coalesce(f.purpose, '')), ?)" for _ in excluded)
     rows = _rows(
         ctx,
         f"""
         WITH legs AS (
             SELECT f.{account} AS node, f.{other} AS other, f.day, f.amount
             FROM flows f JOIN parties p ON p.node = f.{account} AND p.customer IS NOT NULL
-            WHERE f.{other} IS NOT NULL AND f.day >= ?
+            WHERE f.{other} IS NOT NULL AND f.day >= ?{not_excluded}
         ), rolling AS (
             SELECT node, day,
                    count(DISTINCT other) OVER w AS parties_w, sum(amount) OVER w AS total_w
@@ -203,6 +205,7 @@ def _fan(ctx: Context, p: FanParams, *, inward: bool) -> list[Hit]:
         """,
         [
             _window_start(ctx, p.window_days),
+            *excluded,
             p.window_days,
             p.window_days,
             p.min_counterparties,
