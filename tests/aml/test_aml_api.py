@@ -244,6 +244,12 @@ def test_large_value_reports_are_filed_once_and_exported(
     assert text.startswith("\ufeff")
     rows = list(csv.DictReader(io.StringIO(text[1:])))
     assert len(rows) == report["transfer_count"]
+    batch = client.get(f"{API}/aml/large-value-reports/export", headers=officer(staff))
+    assert batch.status_code == 200
+    batch_rows = list(csv.DictReader(io.StringIO(batch.content.decode("utf-8")[1:])))
+    all_due = client.get(f"{API}/aml/large-value-reports", headers=officer(staff)).json()
+    assert len(batch_rows) == sum(r["transfer_count"] for r in all_due)
+    assert {row["report_ref"] for row in batch_rows} == {r["report_ref"] for r in all_due}
     path = f"{API}/aml/large-value-reports/{report['id']}/file"
     assert client.post(path, headers=officer(staff)).json()["status"] == "filed"
     assert_problem(client.post(path, headers=officer(staff)), 409, "report_state")

@@ -198,6 +198,19 @@ def large_value_reports(
     )
 
 
+@router.get("/large-value-reports/export", response_class=Response)
+def export_large_value_batch(
+    status: Annotated[Literal["due", "filed"] | None, Query()] = "due",
+    due_by: Annotated[date | None, Query()] = None,
+    principal: StaffPrincipal = OFFICER,
+    rt: Runtime = Depends(runtime),
+) -> Response:
+    """The listed reports in one CSV file (a row per transaction), nearest deadline first."""
+    return download(
+        reporting.export_large_value_batch(rt, principal.actor, status=status, due_by=due_by)
+    )
+
+
 @router.post("/large-value-reports/{report_id}/file", response_model=reporting.LargeValueView)
 def file_large_value(
     report_id: ReportPath, principal: StaffPrincipal = OFFICER, rt: Runtime = Depends(runtime)

@@ -316,6 +316,18 @@ def file_large_value(
     return RedirectResponse("/staff/aml/large-value?done=file-large-value", status_code=303)
 
 
+@router.get("/large-value/export.csv")
+def export_large_value_batch(
+    request: Request,
+    status: Annotated[str, Query(pattern=r"^(due|filed)$")] = "due",
+    principal: StaffPrincipal = Depends(page_staff),
+    rt: Runtime = Depends(runtime),
+) -> Response:
+    if _refused(principal):
+        return forbidden_page(request, principal)
+    return download(reporting.export_large_value_batch(rt, principal.actor, status=status))
+
+
 @router.get("/large-value/{report_id}/export.{fmt}")
 def export_large_value(
     request: Request,

@@ -41,6 +41,7 @@ from ebank.runtime import Runtime
 NARRATIVE_PURPOSE = "aml.narrative"
 REPORT_LANGUAGE = "zh-CN"  # the regulator reads Chinese
 MAX_REPORT_TRANSACTIONS = 500
+MAX_BATCH = 500  # large-value reports in one batch file
 KIND_NAMES = {"individual": "自然人", "company": "非自然人（单位）"}
 REPORT_STATUS_LABELS = {
     "draft": N_("Draft"),
@@ -602,17 +603,7 @@ def file_large_value_report(rt: Runtime, actor: Actor, report_id: int) -> LargeV
 def export_large_value_report(rt: Runtime, actor: Actor, report_id: int, fmt: str) -> ExportFile:
     with rt.db.write() as session:
         row = _large(session, report_id)
-        report = export.LargeValueReport(
-            report_ref=row.report_ref,
-            institution_code=rt.policy.ledger.bank_code,
-            institution_name=rt.policy.name,
-            reported_on=_today(rt),
-            transaction_day=row.transaction_day,
-            deadline=row.deadline,
-            criterion=row.criterion,
-            party=_party(session, rt, row.customer_id),
-            transactions=_transactions(session, rt, row.customer_id, json.loads(row.transfer_ids)),
-        )
+        report = _large_value_export(session, rt, row)
         content = (
             export.large_value_xml(report)
             if fmt == "xml"
@@ -620,3 +611,35 @@ def export_large_value_report(rt: Runtime, actor: Actor, report_id: int, fmt: st
         )
         _audit(session, rt, actor, "export", row, format=fmt)
     return ExportFile(f"{row.report_ref}.{fmt}", MEDIA_TYPES[fmt], content)
+
+
+def export_large_value_batch(
+    rt: Runtime, actor: Actor, *, status: str | None = "due", due_by: date | None = None
+) -> ExportFile:
+    """Every listed large-value report in one CSV file (a row per transaction), as a bank sends
+    the day's batch."""
+    views = large_value_reports(rt, status=status, due_by=due_by, limit=MAX_BATCH)
+    with rt.db.write() as session:
+        rows = [_large(session, view.id) for view in views]
+        content = export.large_value_csv([_large_value_export(session, rt, r) for r in rows])
+        for row in rows:
+            _audit(session, rt, actor, "export", row, format="csv", batch=True)
+    return ExportFile(
+        f"LVR-{_today(rt):%Y%m%d}-{status or 'all'}.csv", MEDIA_TYPES["csv"], content.encode()
+    )
+
+
+def _large_value_export(
+    session: Session, rt: Runtime, row: LargeValueReport
+) -> export.LargeValueReport:
+    return export.LargeValueReport(
+        report_ref=row.report_ref,
+        institution_code=rt.policy.ledger.bank_code,
+        institution_name=rt.policy.name,
+        reported_on=_today(rt),
+        transaction_day=row.transaction_day,
+        deadline=row.deadline,
+        criterion=row.criterion,
+        party=_party(session, rt, row.customer_id),
+        transactions=_transactions(session, rt, row.customer_id, json.loads(row.transfer_ids)),
+    )
