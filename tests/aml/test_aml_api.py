@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
 from typing import Any
 
@@ -16,7 +17,7 @@ from tests.aml.test_s1_shell_company import API, ShellCompany, create_shell_comp
 from tests.conftest import StaffLogins
 
 from ebank.aml.models import AmlAlert, AmlNote, LargeValueReport
-from ebank.aml.scan import scan_if_due
+from ebank.aml.scan import run_scan, scan_if_due
 from ebank.common.actor import SYSTEM
 from ebank.common.clock import ManualClock
 from ebank.runtime import Runtime
@@ -255,3 +256,20 @@ def test_large_value_reports_are_filed_once_and_exported(
     assert_problem(client.post(path, headers=officer(staff)), 409, "report_state")
     still_due = client.get(f"{API}/aml/large-value-reports", headers=officer(staff)).json()
     assert report["id"] not in {r["id"] for r in still_due}
+
+
+def test_concurrent_scans_of_the_same_days_record_everything_once(
+    rt: Runtime, client: TestClient, staff: StaffLogins, shell: ShellCompany
+) -> None:
+    def scan(_: int) -> tuple[int, int]:
+        summary = run_scan(rt, SYSTEM, first_day=date(2026, 11, 23), last_day=date(2026, 12, 4))
+        return summary.alerts_created, summary.large_value_reports_created
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        created = list(pool.map(scan, range(4)))
+    alerts, reports = counts(rt)
+    assert sum(a for a, _ in created) == alerts == 5
+    assert sum(r for _, r in created) == reports
+    assert len(client.get(f"{API}/aml/cases", headers=officer(staff)).json()) == 1
+    runs = client.get(f"{API}/aml/scans", headers=officer(staff)).json()
+    assert [r["status"] for r in runs] == ["done"] * 4

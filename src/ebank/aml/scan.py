@@ -18,6 +18,7 @@ from datetime import date, datetime, timedelta
 import duckdb
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ebank.aml.calendar import calendar_for
@@ -211,7 +212,39 @@ def _finish(
         run.finished_at = rt.clock.now()
 
 
+RECORD_ATTEMPTS = 3
+
+
 def _record(
+    rt: Runtime,
+    actor: Actor,
+    *,
+    policy: AmlPolicy,
+    scan_id: int,
+    hits: Sequence[Hit],
+    customers: dict[int, int],
+    reports: Sequence[LargeValueHit],
+) -> tuple[int, int]:
+    """Record what is new, retrying when a concurrent scan recorded the same (its customer's
+    open case, most likely) first: the retry sees theirs and adds only what is left."""
+    for attempt in range(1, RECORD_ATTEMPTS + 1):
+        try:
+            return _record_once(
+                rt,
+                actor,
+                policy=policy,
+                scan_id=scan_id,
+                hits=hits,
+                customers=customers,
+                reports=reports,
+            )
+        except IntegrityError:
+            if attempt == RECORD_ATTEMPTS:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _record_once(
     rt: Runtime,
     actor: Actor,
     *,
