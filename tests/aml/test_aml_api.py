@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from tests.aml.test_s1_shell_company import API, ShellCompany, create_shell_company, post_history
 from tests.conftest import StaffLogins
+from tests.risk.test_risk_page_access import cookie_login
 
 from ebank.aml.models import AmlAlert, AmlNote, LargeValueReport
 from ebank.aml.scan import run_scan, scan_if_due
@@ -154,6 +155,30 @@ def test_dismissing_needs_a_reason_and_happens_once(
     detail = client.get(f"{API}/aml/cases/{case['id']}", headers=officer(staff)).json()
     assert detail["decision_reason"] == "Known event ticket reseller"
     assert client.get(f"{API}/aml/cases", headers=officer(staff)).json() == []
+
+
+def test_a_new_case_after_a_dismissed_one_shows_it(
+    client: TestClient, staff: StaffLogins, shell: ShellCompany
+) -> None:
+    first_week = {"from": "2026-11-23", "to": "2026-11-27"}
+    client.post(f"{API}/aml/scans", json=first_week, headers=officer(staff))
+    [first] = client.get(f"{API}/aml/cases", headers=officer(staff)).json()
+    client.post(
+        f"{API}/aml/cases/{first['id']}/dismiss",
+        json={"reason": "Event season: the owner explained the fees"},
+        headers=officer(staff),
+    )
+    second_week = {"from": "2026-11-30", "to": "2026-12-04"}
+    client.post(f"{API}/aml/scans", json=second_week, headers=officer(staff))
+    [second] = client.get(f"{API}/aml/cases", headers=officer(staff)).json()
+    assert second["id"] != first["id"]
+    detail = client.get(f"{API}/aml/cases/{second['id']}", headers=officer(staff)).json()
+    assert [(c["id"], c["status"]) for c in detail["earlier_cases"]] == [(first["id"], "dismissed")]
+    cookie_login(client, staff, Role.AML_OFFICER)
+    page = client.get(f"/staff/aml/cases/{second['id']}", headers={"Accept-Language": "en"})
+    assert page.status_code == 200
+    assert "Other cases of this customer" in page.text
+    assert f'href="/staff/aml/cases/{first["id"]}"' in page.text
 
 
 def test_notes_are_kept_encrypted_and_read_back(

@@ -157,6 +157,7 @@ class CaseDetail:
     history: list[MonthLine]
     notes: list[NoteView]
     reports: list[ReportLine]
+    earlier_cases: list[CaseSummary]  # the customer's other cases, newest first
     fund_flow_svg: str
 
 
@@ -253,6 +254,7 @@ def case_detail(rt: Runtime, case_id: int, locale: str) -> CaseDetail:
             history=_history(session, rt, [a.id for a in accounts]),
             notes=_notes(session, rt, case.id),
             reports=_report_lines(session, case),
+            earlier_cases=_earlier_cases(session, case),
             fund_flow_svg=_fund_flow(
                 movements,
                 labels,
@@ -504,6 +506,16 @@ def _notes(session: Session, rt: Runtime, case_id: int) -> list[NoteView]:
         )
         for n in rows
     ]
+
+
+def _earlier_cases(session: Session, case: AmlCase) -> list[CaseSummary]:
+    others = session.scalars(
+        select(AmlCase)
+        .where(AmlCase.customer_id == case.customer_id, AmlCase.id != case.id)
+        .order_by(AmlCase.id.desc())
+        .limit(20)
+    ).all()
+    return _summaries(session, others)
 
 
 def _report_lines(session: Session, case: AmlCase) -> list[ReportLine]:
