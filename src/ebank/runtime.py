@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
+from datetime import date
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from ebank.common.clock import Clock, SystemClock
@@ -65,6 +66,10 @@ class Runtime:
         from ebank.notify.courier import Courier
 
         return self.worker(Courier)
+
+    def local_today(self) -> date:
+        """Today in the bank's time zone (the policy's): the day a deadline or a scan counts."""
+        return self.clock.now().astimezone(self.policy.zone).date()
 
     def close(self) -> None:
         """Stop the workers, the last started first (the courier, which others wake, last), and

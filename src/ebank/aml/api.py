@@ -65,8 +65,8 @@ def case(
 def fund_flow(
     case_id: CasePath, _: StaffPrincipal = OFFICER, rt: Runtime = Depends(runtime)
 ) -> Response:
-    detail = service.case_detail(rt, case_id, current_locale.get())
-    return Response(detail.fund_flow_svg, media_type="image/svg+xml")
+    svg = service.fund_flow(rt, case_id, current_locale.get())
+    return Response(svg, media_type="image/svg+xml")
 
 
 @router.post(

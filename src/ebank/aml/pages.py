@@ -286,7 +286,7 @@ def _large_value(
     error: str | None = None,
     status_code: int = 200,
 ) -> Response:
-    today = rt.clock.now().astimezone(rt.policy.zone).date()
+    today = rt.local_today()
     return staff_page(
         request,
         "aml/large_value.html",

@@ -23,7 +23,11 @@ from ebank.aml.calendar import calendar_for
 from ebank.aml.dataset import is_foreign_bank
 from ebank.aml.models import AmlAlert, AmlCase, LargeValueReport, SuspiciousReport
 from ebank.aml.reasons import explain, typology_label
-from ebank.aml.service import CASE_STATUS_LABELS
+from ebank.aml.service import (
+    is_suspended,
+    open_case_for_update,
+    refuse_if_report_in_progress,
+)
 from ebank.audit import service as audit
 from ebank.audit.service import AuditEntry
 from ebank.common.actor import Actor
@@ -101,24 +105,15 @@ class ExportFile:
 def draft_suspicious_report(rt: Runtime, actor: Actor, case_id: int) -> SuspiciousReportView:
     """A draft from the case's alerts: the facts and a narrative, due within the policy's working
     days of today's determination."""
-    today = _today(rt)
+    today = rt.local_today()
     policy = rt.policy.aml
     calendar = calendar_for(rt.settings.policy_dir, policy.calendar)
     with rt.db.write() as session:
-        case = _open_case(session, case_id)
-        if session.scalar(
-            select(SuspiciousReport.id).where(
-                SuspiciousReport.case_id == case.id, SuspiciousReport.status != "filed"
-            )
-        ):
-            raise Conflict(
-                "report_in_progress",
-                "A suspicious transaction report is being prepared for this case.",
-                field="case_id",
-            )
+        case = open_case_for_update(session, case_id)
+        refuse_if_report_in_progress(session, case)
         alerts = _alerts(session, case.id)
         now = rt.clock.now()
-        measures = "已暂停客户电子银行渠道，待审查" if _suspended(case) else "持续监测"
+        measures = "已暂停客户电子银行渠道，待审查" if is_suspended(case) else "持续监测"
         row = SuspiciousReport(
             report_ref=f"STR-{today:%Y%m%d}-{case.id:08d}",
             case_id=case.id,
@@ -288,28 +283,6 @@ def export_suspicious_report(rt: Runtime, actor: Actor, report_id: int, fmt: str
     return ExportFile(f"{row.report_ref}.{fmt}", MEDIA_TYPES[fmt], content)
 
 
-def _today(rt: Runtime) -> date:
-    return rt.clock.now().astimezone(rt.policy.zone).date()
-
-
-def _open_case(session: Session, case_id: int) -> AmlCase:
-    case = session.scalar(select(AmlCase).where(AmlCase.id == case_id).with_for_update())
-    if case is None:
-        raise NotFound("case_not_found", "No such case.", field="case_id")
-    if case.status != "open":
-        raise Conflict(
-            "case_closed",
-            "The case is {status_msgid}.",
-            field="case_id",
-            status_msgid=CASE_STATUS_LABELS[case.status],
-        )
-    return case
-
-
-def _suspended(case: AmlCase) -> bool:
-    return case.suspended_at is not None and case.lifted_at is None
-
-
 def _alerts(session: Session, case_id: int) -> list[AmlAlert]:
     return list(
         session.scalars(select(AmlAlert).where(AmlAlert.case_id == case_id).order_by(AmlAlert.id))
@@ -397,7 +370,7 @@ def _suspicious_export(
         report_ref=row.report_ref,
         institution_code=rt.policy.ledger.bank_code,
         institution_name=rt.policy.name,
-        reported_on=_today(rt),
+        reported_on=rt.local_today(),
         determined_on=row.determined_on,
         deadline=row.deadline,
         case_ref=f"AML-{case.id:08d}",
@@ -625,7 +598,7 @@ def export_large_value_batch(
         for row in rows:
             _audit(session, rt, actor, "export", row, format="csv", batch=True)
     return ExportFile(
-        f"LVR-{_today(rt):%Y%m%d}-{status or 'all'}.csv", MEDIA_TYPES["csv"], content.encode()
+        f"LVR-{rt.local_today():%Y%m%d}-{status or 'all'}.csv", MEDIA_TYPES["csv"], content.encode()
     )
 
 
@@ -636,7 +609,7 @@ def _large_value_export(
         report_ref=row.report_ref,
         institution_code=rt.policy.ledger.bank_code,
         institution_name=rt.policy.name,
-        reported_on=_today(rt),
+        reported_on=rt.local_today(),
         transaction_day=row.transaction_day,
         deadline=row.deadline,
         criterion=row.criterion,

@@ -58,7 +58,7 @@ class ScanSummary:
 def scan_days(rt: Runtime, first_day: date | None, last_day: date | None) -> Days | None:
     """The days to scan: as given, or from the day after the last finished scan (yesterday on
     the first run) to yesterday. ``None`` when there is nothing new."""
-    yesterday = rt.clock.now().astimezone(rt.policy.zone).date() - timedelta(days=1)
+    yesterday = rt.local_today() - timedelta(days=1)
     last = last_day or yesterday
     if first_day is None:
         with rt.db.read() as session:
@@ -86,7 +86,7 @@ def run_scan(
 ) -> ScanSummary:
     days = scan_days(rt, first_day, last_day)
     if days is None:
-        today = rt.clock.now().astimezone(rt.policy.zone).date()
+        today = rt.local_today()
         return ScanSummary(None, today, today - timedelta(days=1), 0, 0, 0, 0, {})
     policy = rt.policy.aml
     scan_id = _start(rt, actor, days)

@@ -225,7 +225,7 @@ def _summary(
         score=round(case.score, 4),
         typologies=json.loads(case.typologies),
         alerts=alerts,
-        suspended=case.suspended_at is not None and case.lifted_at is None,
+        suspended=is_suspended(case),
         report_status=report.status if report else None,
         report_deadline=report.deadline if report else None,
         opened_at=case.opened_at,
@@ -233,37 +233,62 @@ def _summary(
     )
 
 
+@dataclass(frozen=True)
+class _Evidence:
+    """What a case rests on: its alerts, the customer's accounts, the transfers behind the
+    alerts and the parties' labels."""
+
+    alerts: Sequence[AmlAlert]
+    accounts: list[Account]
+    movements: list[MovementView]
+    labels: dict[str, str]
+
+    def graph(self, rt: Runtime, locale: str) -> str:
+        return _fund_flow(
+            self.movements,
+            self.labels,
+            {a.id for a in self.accounts},
+            self.alerts,
+            currency=rt.policy.currency,
+            words=graph_words(locale),
+        )
+
+
+def _evidence(session: Session, case: AmlCase) -> _Evidence:
+    alerts = session.scalars(
+        select(AmlAlert).where(AmlAlert.case_id == case.id).order_by(AmlAlert.id)
+    ).all()
+    accounts = _customer_accounts(session, case.customer_id)
+    movements, labels = _movements(session, _alert_transfer_ids(alerts), {a.id for a in accounts})
+    return _Evidence(alerts, accounts, movements, labels)
+
+
 def case_detail(rt: Runtime, case_id: int, locale: str) -> CaseDetail:
     with rt.db.read() as session:
         case = _case(session, case_id)
         customer = session.get_one(Customer, case.customer_id)
-        alert_rows = session.scalars(
-            select(AmlAlert).where(AmlAlert.case_id == case.id).order_by(AmlAlert.id)
-        ).all()
-        accounts = _customer_accounts(session, customer.id)
-        transfer_ids = _alert_transfer_ids(alert_rows)
-        movements, labels = _movements(session, transfer_ids, {a.id for a in accounts})
+        evidence = _evidence(session, case)
+        accounts = evidence.accounts
         return CaseDetail(
             case=_summaries(session, [case])[0],
             decision_reason=case.decision_reason,
             decided_by=case.decided_by,
             suspended_channels=json.loads(case.suspended_channels or "[]"),
             profile=_profile(rt, customer, accounts),
-            alerts=[_alert_view(a, accounts, locale) for a in alert_rows],
-            movements=movements,
+            alerts=[_alert_view(a, accounts, locale) for a in evidence.alerts],
+            movements=evidence.movements,
             history=_history(session, rt, [a.id for a in accounts]),
             notes=_notes(session, rt, case.id),
             reports=_report_lines(session, case),
             earlier_cases=_earlier_cases(session, case),
-            fund_flow_svg=_fund_flow(
-                movements,
-                labels,
-                {a.id for a in accounts},
-                alert_rows,
-                currency=rt.policy.currency,
-                words=graph_words(locale),
-            ),
+            fund_flow_svg=evidence.graph(rt, locale),
         )
+
+
+def fund_flow(rt: Runtime, case_id: int, locale: str) -> str:
+    """The case's fund-flow graph alone (SVG)."""
+    with rt.db.read() as session:
+        return _evidence(session, _case(session, case_id)).graph(rt, locale)
 
 
 def _case(session: Session, case_id: int, *, lock: bool = False) -> AmlCase:
@@ -568,25 +593,16 @@ def dismiss(rt: Runtime, actor: Actor, case_id: int, reason: str) -> CaseSummary
     reason = require_text("reason", reason, max_length=500)
     now = rt.clock.now()
     with rt.db.write() as session:
-        case = _open(session, case_id)
-        pending = session.scalar(
-            select(SuspiciousReport.id).where(
-                SuspiciousReport.case_id == case.id, SuspiciousReport.status != "filed"
-            )
-        )
-        if pending:
-            raise Conflict(
-                "report_in_progress",
-                "A suspicious transaction report is being prepared for this case.",
-                field="case_id",
-            )
+        case = open_case_for_update(session, case_id)
+        refuse_if_report_in_progress(session, case)
         case.status, case.decision_reason = "dismissed", reason
         case.decided_by, case.decided_at, case.updated_at = actor.id, now, now
         _audit(session, rt, actor, case, "dismiss", reason=reason)
         return _summaries(session, [case])[0]
 
 
-def _open(session: Session, case_id: int) -> AmlCase:
+def open_case_for_update(session: Session, case_id: int) -> AmlCase:
+    """The case, locked; refused unless it is still open."""
     case = _case(session, case_id, lock=True)
     if case.status != "open":
         raise Conflict(
@@ -603,6 +619,26 @@ def case_summary(rt: Runtime, case_id: int) -> CaseSummary:
         return _summaries(session, [_case(session, case_id)])[0]
 
 
+def refuse_if_report_in_progress(session: Session, case: AmlCase) -> None:
+    """One suspicious report at a time, and no dismissal while one is being prepared."""
+    pending = session.scalar(
+        select(SuspiciousReport.id).where(
+            SuspiciousReport.case_id == case.id, SuspiciousReport.status != "filed"
+        )
+    )
+    if pending:
+        raise Conflict(
+            "report_in_progress",
+            "A suspicious transaction report is being prepared for this case.",
+            field="case_id",
+        )
+
+
+def is_suspended(case: AmlCase) -> bool:
+    """Whether this case has the customer's e-banking suspended now."""
+    return case.suspended_at is not None and case.lifted_at is None
+
+
 def suspend(rt: Runtime, actor: Actor, case_id: int, reason: str) -> CaseSummary:
     """Suspend every active e-banking channel of the case's customer pending review."""
     from ebank.channels.service import change_enrolment_status
@@ -610,7 +646,7 @@ def suspend(rt: Runtime, actor: Actor, case_id: int, reason: str) -> CaseSummary
     reason = require_text("reason", reason, max_length=500)
     with rt.db.read() as session:
         case = _case(session, case_id)
-        if case.suspended_at is not None and case.lifted_at is None:
+        if is_suspended(case):
             raise Conflict("already_suspended", "E-banking is already suspended.", field="case_id")
         channels = _channels(session, case.customer_id, "active")
     if not channels:
@@ -638,7 +674,7 @@ def lift(rt: Runtime, actor: Actor, case_id: int, reason: str) -> CaseSummary:
     reason = require_text("reason", reason, max_length=500)
     with rt.db.read() as session:
         case = _case(session, case_id)
-        if case.suspended_at is None or case.lifted_at is not None:
+        if not is_suspended(case):
             raise Conflict(
                 "not_suspended", "E-banking is not suspended by this case.", field="case_id"
             )

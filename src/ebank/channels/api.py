@@ -341,7 +341,7 @@ def my_statement(
 ) -> ledger.Statement:
     """The last 30 days unless dates are given (the bank's local dates, inclusive)."""
     service.require_signed(rt, caller.customer_id, caller.channel, account_id, "query")
-    today = rt.clock.now().astimezone(rt.policy.zone).date()
+    today = rt.local_today()
     end = date_to or today
     start = date_from or end - timedelta(days=30)
     if (end - start).days > 3660:

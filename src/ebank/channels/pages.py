@@ -134,10 +134,6 @@ def _optional_id(text: str) -> int | None:
     return number if 1 <= number <= MAX_ID else None
 
 
-def _today(rt: Runtime) -> date:
-    return rt.clock.now().astimezone(rt.policy.zone).date()
-
-
 def _page(
     request: Request,
     template: str,
@@ -407,7 +403,7 @@ def account_page(
 ) -> Response:
     """The statement of a signed account: the last 30 days unless dates are given."""
     channels.require_signed(rt, caller.customer_id, caller.channel, account_id, "query")
-    end = date_to or _today(rt)
+    end = date_to or rt.local_today()
     start = date_from or end - timedelta(days=STATEMENT_DAYS)
     if (end - start).days > MAX_STATEMENT_DAYS:
         raise Unprocessable(

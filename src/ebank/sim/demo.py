@@ -232,7 +232,7 @@ def _laundering_scene(rt: Runtime, teller: Actor) -> None:
         ),
     ]
     ledger.create_transfers(rt, SYSTEM, payments)
-    day = rt.clock.now().astimezone(rt.policy.zone).date()
+    day = rt.local_today()
     run_scan(rt, SYSTEM, first_day=day, last_day=day)
 
 

@@ -213,7 +213,7 @@ def account_page(
         return forbidden_page(request, principal)
     if not 1 <= account_id <= MAX_ID:
         raise NotFound("account_not_found", "No such account.", field="account_id")
-    today = rt.clock.now().astimezone(rt.policy.zone).date()
+    today = rt.local_today()
     end = date_to or today
     start = date_from or end - timedelta(days=30)
     result = ledger.statement(rt, account_id, date_from=start, date_to=end)
