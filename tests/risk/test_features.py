@@ -152,6 +152,29 @@ def test_a_label_knows_how_unusual_its_amount_was_for_its_card() -> None:
     assert features["payee_fraud_run_length"] == 0  # five times the card's usual: a stolen card
 
 
+def test_a_card_defrauded_at_its_usual_amounts_elsewhere_does_not_clear_the_payee() -> None:
+    """A thief's card (a big spend elsewhere) explains its fraud here; a card that was merely
+    unlucky enough to pay at another compromised payee does not."""
+    store = MemoryStore()
+    for card in ("stolen", "unlucky"):
+        for day in range(2, 7):
+            observe(store, pay(card, f"{card}-shop{day}", 40, START - day * DAY))
+    observe(store, pay("stolen", "electronics", 200, START - DAY))
+    store.label("stolen", "electronics", START - DAY, fraud=True, amount=200)
+    observe(store, pay("unlucky", "skimmed-pump", 40, START - DAY))
+    store.label("unlucky", "skimmed-pump", START - DAY, fraud=True, amount=40)
+    for card, shop in (("stolen", "bakery"), ("unlucky", "kiosk")):
+        observe(store, pay(card, shop, 45, START))
+        store.label(card, shop, START, fraud=True, amount=45)
+
+    bakery = observe(store, pay("someone", "bakery", 30, START + 60))
+    kiosk = observe(store, pay("someone", "kiosk", 30, START + 60))
+
+    assert bakery["payee_known_frauds"] == kiosk["payee_known_frauds"] == 1
+    assert bakery["payee_fraud_run_length"] == 0
+    assert kiosk["payee_fraud_run_length"] == 1
+
+
 def test_night_and_weekend_are_in_the_customers_time_zone() -> None:
     saturday_night = datetime(2026, 3, 6, 18, 30, tzinfo=UTC).timestamp()  # Sat 02:30 Beijing
 

@@ -65,7 +65,7 @@ def _totals(activity: Activity, start: int) -> tuple[int, float, float]:
 
 
 # A fraud is explained by its card — stolen, not the payee compromised — when its amount was far
-# above the card's usual (a thief spends big) or the card was defrauded elsewhere around then.
+# above the card's usual (a thief spends big) or the card was defrauded so elsewhere around then.
 EXPLAINED_RATIO = 2.0
 
 
@@ -76,7 +76,7 @@ class Label(NamedTuple):
     fraud: int  # 1 fraud, 0 genuine
     amount: float = NEVER
     ratio: float = NEVER  # the amount against the payer's median when the label arrived
-    card_frauds: int = 0  # the payer's other known frauds within two weeks of it
+    card_frauds: int = 0  # the payer's known frauds at unusual amounts within two weeks of it
 
     @property
     def explained_by_card(self) -> bool:

@@ -17,6 +17,7 @@ from typing import Any, Protocol, TypeVar
 
 from ebank.risk.features import (
     CUSTOMER_FRAUD_WINDOW,
+    EXPLAINED_RATIO,
     LABEL_RETENTION,
     NEVER,
     RETENTION,
@@ -193,7 +194,7 @@ def label_of(
     activity: Activity, labels: Sequence[Label], at: float, fraud: bool, amount: float | None
 ) -> Label:
     """A label as the store keeps it: with how unusual its amount was for the card, and how
-    many other frauds the card had around then (what explains a fraud by its card)."""
+    many other stolen-card frauds the card had around then (what explains a fraud by its card)."""
     median = median_amount(activity, at)
     return Label(
         at,
@@ -205,10 +206,14 @@ def label_of(
 
 
 def _frauds_near(labels: Sequence[Label], at: float) -> int:
-    """Known frauds of a card within two weeks either side of ``at``."""
+    """Known frauds of a card within two weeks either side of ``at`` at amounts far above its
+    usual: a stolen card's. A card that merely paid at several compromised payees, at its usual
+    amounts, is a victim of each of them; its frauds elsewhere must not clear this payee."""
     start = bisect_left(labels, Label(at - CUSTOMER_FRAUD_WINDOW, -1))
     return sum(
-        1 for label in labels[start:] if label.fraud and label.at <= at + CUSTOMER_FRAUD_WINDOW
+        1
+        for label in labels[start:]
+        if label.fraud and label.ratio >= EXPLAINED_RATIO and label.at <= at + CUSTOMER_FRAUD_WINDOW
     )
 
 
