@@ -240,3 +240,26 @@ def test_under_load_the_busy_window_gathers_callers_that_arrive_one_after_anothe
         batcher.stop()
 
     assert recorder.batches == [[10, 20]]
+
+
+def test_a_busy_batch_closes_once_as_many_callers_as_last_time_have_joined(
+    recorder: Recorder,
+) -> None:
+    gate = threading.Event()
+    recorder.gate = gate
+    batcher: Batcher[int, int] = Batcher("busy", recorder, max_size=8, busy_wait_s=30.0).start()
+    try:
+        first = batcher.submit(0)
+        assert recorder.entered.wait(5)
+        shared = [batcher.submit(n) for n in (1, 2)]  # the last batch before ours had two
+        gate.set()
+        assert [_outcome(f) for f in [first, *shared]] == [0, 2, 4]
+        recorder.batches.clear()
+
+        pair = [batcher.submit(n) for n in (10, 11)]
+        # far sooner than the 30-second window: the batch did not wait for a third caller
+        assert [future.result(5) for future in pair] == [20, 22]
+    finally:
+        batcher.stop()
+
+    assert recorder.batches == [[10, 11]]

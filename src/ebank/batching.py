@@ -7,7 +7,10 @@ set-wide statements, decides item by item, writes in a few statements and commit
 load batches grow and the cost of each statement and of each commit is shared; with no load a
 lone item is handled at once (or after ``wait_s``, if a window is set). ``busy_wait_s`` is a
 window kept only while the batcher is busy (its last batch had company): under load, waiting a
-moment for the requests already on their way makes batches larger, and each item cheaper.
+moment for the requests already on their way makes batches larger, and each item cheaper. A busy
+window closes as soon as as many items have joined as joined the batch before (with whatever
+else is already queued): the requests of a steady load are in, and waiting longer would only add
+latency.
 
 The handler returns one entry per item, in order: the item's result, or the exception to raise to
 its caller (a refusal whose side effects — a counted failure, say — commit with the batch). If the
@@ -153,9 +156,11 @@ class Batcher(Generic[In, Out]):
             size = self._size_of(first.item)
             busy = self._last_size > 1  # under load more are on their way: let them join
             deadline = time.monotonic() + max(self._wait_s, self._busy_wait_s if busy else 0.0)
+            expected = self._last_size if busy and not self._wait_s else self._max_size
             while size < self._max_size:
                 try:
-                    remaining = deadline - time.monotonic()
+                    # once as many have joined as last time, take only those already here
+                    remaining = deadline - time.monotonic() if len(batch) < expected else 0
                     nxt = (
                         self._queue.get_nowait()
                         if remaining <= 0

@@ -59,10 +59,11 @@ class Settings(BaseSettings):
         description="'file' (var/sms-outbox.jsonl), a file path, or an http(s) gateway URL",
     )
     payment_batch_wait_ms: float = Field(
-        default=2.0,
+        default=8.0,
         ge=0,
         le=50,
-        description="Under load, how long a payment batch waits for the requests on their way",
+        description="Under load, how long a payment batch may wait for the requests on their way "
+        "(it closes as soon as as many have joined as joined the batch before)",
     )
     notify_gather_ms: float = Field(
         default=100.0,
