@@ -692,7 +692,7 @@ def run(con: duckdb.DuckDBPyConnection, policy: AmlPolicy, args: argparse.Namesp
     filling = time.perf_counter() - began
     log(f"  with_flows: {filling:.2f} s")
     began = time.perf_counter()
-    reports = large_value_hits(ctx, policy.large_value)
+    reports = large_value_hits(ctx, policy.large_value, "CNY")  # the yuan book it generated
     large_value = time.perf_counter() - began
     log(f"  large_value: {large_value:.2f} s, {len(reports)} reports")
     scan_seconds = time.perf_counter() - started

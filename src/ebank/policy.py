@@ -164,15 +164,30 @@ class RiskPolicy(_Section):
         return self
 
 
-class LargeValuePolicy(_Section):
-    """PBoC Order [2016] No. 3: a customer's single or same-day cumulative movements at or above
-    these are reported within ``report_working_days`` working days."""
+class LargeValueThresholds(_Section):
+    """A customer's single or same-day cumulative movements at or above these are reported (in
+    major units of one currency)."""
 
     cash: MajorAmount
     company_transfer: MajorAmount
     individual_domestic: MajorAmount
     individual_cross_border: MajorAmount
+
+
+class LargeValuePolicy(LargeValueThresholds):
+    """PBoC Order [2016] No. 3: the thresholds in the profile's currency, and in ``foreign`` those
+    of accounts kept in other currencies (by currency code, in its major units); reports are
+    due within ``report_working_days`` working days."""
+
     report_working_days: int = Field(default=5, ge=1, le=30)
+    foreign: dict[str, LargeValueThresholds] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _known_currencies(self) -> LargeValuePolicy:
+        for code in self.foreign:
+            if normalize_currency(code) != code:
+                raise ValueError(f"large_value.foreign: write the currency as {code.upper()!r}")
+        return self
 
 
 class PassThroughParams(_Section):
@@ -343,6 +358,8 @@ class Policy(_Section):
     @model_validator(mode="after")
     def _check(self) -> Policy:
         normalize_currency(self.currency)
+        if self.currency in self.aml.large_value.foreign:
+            raise ValueError(f"aml.large_value.foreign: {self.currency} is the profile's currency")
         try:
             ZoneInfo(self.timezone)
         except (ZoneInfoNotFoundError, ValueError) as exc:

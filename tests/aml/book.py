@@ -92,4 +92,4 @@ class Book:
 
     def large_value(self, first: date, last: date | None = None) -> list[LargeValueHit]:
         ctx = Context(self.con, Days(first, last or first), 100, POLICY.large_value)
-        return large_value_hits(ctx, POLICY.large_value)
+        return large_value_hits(ctx, POLICY.large_value, "CNY")

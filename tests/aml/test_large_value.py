@@ -4,13 +4,16 @@ same-day accumulation, and the five-working-day deadline over holidays."""
 from __future__ import annotations
 
 from datetime import date, timedelta
+from pathlib import Path
 
 import pytest
+import yaml
 from tests.aml.book import POLICY, Book
 
 from ebank.aml.calendar import calendar_for
 from ebank.aml.large_value import LargeValueHit, report_deadline
 from ebank.config import PROJECT_ROOT
+from ebank.policy import PolicyError, load_policy_file
 
 DAY = date(2026, 6, 2)  # a Tuesday
 CN = calendar_for(PROJECT_ROOT / "policies", POLICY.calendar)
@@ -99,3 +102,16 @@ def test_deadline_is_five_working_days_on_the_holiday_calendar(
     transaction_day: date, deadline: date
 ) -> None:
     assert report_deadline(CN, transaction_day, POLICY.large_value.report_working_days) == deadline
+
+
+@pytest.mark.parametrize("currency", ["usd", "XYZ", "CNY"])
+def test_foreign_thresholds_need_a_known_foreign_currency_code(
+    tmp_path: Path, currency: str
+) -> None:
+    document = yaml.safe_load((PROJECT_ROOT / "policies" / "cn.yaml").read_text("utf-8"))
+    usd = document["aml"]["large_value"]["foreign"].pop("USD")
+    document["aml"]["large_value"]["foreign"][currency] = usd
+    path = tmp_path / "cn.yaml"
+    path.write_text(yaml.safe_dump(document, allow_unicode=True), "utf-8")
+    with pytest.raises(PolicyError, match="large_value"):
+        load_policy_file(path)

@@ -4,7 +4,8 @@ must report, per customer, single or same-day cumulative, by kind and direction.
 A customer's movements of one local day are split by criterion — cash (either kind of customer),
 a company's transfers, a person's domestic transfers, a person's cross-border transfers — and by
 direction (money in, money out). Each group whose total reaches its threshold is reported, with
-every movement in it: a single movement at the threshold reaches it on its own.
+every movement in it: a single movement at the threshold reaches it on its own. Accounts kept in
+a foreign currency are measured against that currency's thresholds, in a pass of their own.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from datetime import date
 
 from ebank.aml.calendar import BusinessCalendar
 from ebank.aml.typologies import Context
-from ebank.policy import LargeValuePolicy
+from ebank.policy import LargeValueThresholds
 
 CRITERIA = ("cash", "company_transfer", "individual_domestic", "individual_cross_border")
 
@@ -30,16 +31,19 @@ class LargeValueHit:
     largest: int
     accounts: tuple[int, ...]
     transfer_ids: tuple[str, ...]
+    currency: str
 
 
-def thresholds_minor(policy: LargeValuePolicy, scale: int) -> dict[str, int]:
-    return {criterion: int(getattr(policy, criterion) * scale) for criterion in CRITERIA}
+def thresholds_minor(thresholds: LargeValueThresholds, scale: int) -> dict[str, int]:
+    return {criterion: int(getattr(thresholds, criterion) * scale) for criterion in CRITERIA}
 
 
-def large_value_hits(ctx: Context, policy: LargeValuePolicy) -> list[LargeValueHit]:
+def large_value_hits(
+    ctx: Context, thresholds: LargeValueThresholds, currency: str
+) -> list[LargeValueHit]:
     """Every customer-day-criterion-direction group of the reported days at or above its
-    threshold."""
-    limits = thresholds_minor(policy, ctx.scale)
+    threshold (the scan's tables holding the movements in ``currency``)."""
+    limits = thresholds_minor(thresholds, ctx.scale)
     rows = ctx.con.execute(
         """
         WITH sides AS (
@@ -73,7 +77,16 @@ def large_value_hits(ctx: Context, policy: LargeValuePolicy) -> list[LargeValueH
     ).fetchall()
     return [
         LargeValueHit(
-            customer, day, criterion, direction, total, count, largest, tuple(nodes), tuple(ids)
+            customer,
+            day,
+            criterion,
+            direction,
+            total,
+            count,
+            largest,
+            tuple(nodes),
+            tuple(ids),
+            currency,
         )
         for customer, day, criterion, direction, total, count, largest, nodes, ids in rows
     ]

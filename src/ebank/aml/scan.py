@@ -112,6 +112,7 @@ def scan_steps(policy: AmlPolicy) -> list[str]:
         "load",
         *detectors(policy.typologies),
         "large_value",
+        *(f"large_value {currency}" for currency in policy.large_value.foreign),
         "record",
     ]
 
@@ -126,32 +127,25 @@ def _scan(
     progress: Progress,
 ) -> ScanSummary:
     progress("load")
-    con = scan_database()
-    lookback = lookback_days(policy.typologies)
-    with rt.db.read() as session:
-        # One snapshot for the whole extract: postings, accounts and identifiers agree.
-        options = {"isolation_level": "REPEATABLE READ"} if rt.db.is_postgres else {}
-        conn = session.connection(execution_options=options)
-        extract = load_ledger(
-            conn,
-            con,
-            first_day=days.first - timedelta(days=lookback),
-            last_day=days.last,
-            zone=rt.policy.zone,
-            currency=rt.policy.currency,
-            home_country=policy.home_country,
-        )
-    ctx = Context(con, days, 10 ** currency_exponent(rt.policy.currency), policy.large_value)
+    home = rt.policy.currency
+    ctx, movements = _load(rt, policy, days, home, lookback_days(policy.typologies))
     hits: list[Hit] = []
     for name, detect in detectors(policy.typologies).items():
         progress(name)
         hits += detect(ctx)
     hits = with_flows(ctx, hits)
     progress("large_value")
-    reports = large_value_hits(ctx, policy.large_value)
-    progress("record")
-    customers = _customers_of(con, {h.subject for h in hits})
+    reports = large_value_hits(ctx, policy.large_value, home)
+    customers = _customers_of(ctx.con, {h.subject for h in hits})
     ours = [h for h in hits if h.subject in customers]
+    ctx.con.close()  # before the next currency's tables take its memory
+    for currency, thresholds in policy.large_value.foreign.items():
+        progress(f"large_value {currency}")
+        foreign, count = _load(rt, policy, days, currency, 0)
+        reports += large_value_hits(foreign, thresholds, currency)
+        foreign.con.close()
+        movements += count
+    progress("record")
     alerts_created, reports_created = _record(
         rt, actor, policy=policy, scan_id=scan_id, hits=ours, customers=customers, reports=reports
     )
@@ -159,7 +153,7 @@ def _scan(
         rt,
         scan_id,
         "done",
-        flows=extract.flows,
+        flows=movements,
         alerts=alerts_created,
         reports=reports_created,
     )
@@ -170,12 +164,35 @@ def _scan(
         scan_id,
         days.first,
         days.last,
-        extract.flows,
+        movements,
         len(ours),
         alerts_created,
         reports_created,
         by_typology,
     )
+
+
+def _load(
+    rt: Runtime, policy: AmlPolicy, days: Days, currency: str, lookback: int
+) -> tuple[Context, int]:
+    """The scan's tables for the movements in ``currency`` of ``days`` and the ``lookback`` days
+    before them, and how many movements that is."""
+    con = scan_database()
+    with rt.db.read() as session:
+        # One snapshot for the whole extract: postings, accounts and identifiers agree.
+        options = {"isolation_level": "REPEATABLE READ"} if rt.db.is_postgres else {}
+        conn = session.connection(execution_options=options)
+        extract = load_ledger(
+            conn,
+            con,
+            first_day=days.first - timedelta(days=lookback),
+            last_day=days.last,
+            zone=rt.policy.zone,
+            currency=currency,
+            home_country=policy.home_country,
+        )
+    ctx = Context(con, days, 10 ** currency_exponent(currency), policy.large_value)
+    return ctx, extract.flows
 
 
 def _customers_of(con: duckdb.DuckDBPyConnection, nodes: set[int]) -> dict[int, int]:
@@ -371,10 +388,14 @@ def _record_report(
 ) -> bool:
     calendar = calendar_for(rt.settings.policy_dir, policy.calendar)
     code = f"{CRITERION_CODES[hit.criterion]}{'I' if hit.direction == 'in' else 'O'}"
+    about: tuple[object, ...] = (hit.customer, hit.day, hit.criterion, hit.direction)
+    reference = f"LVR-{hit.day:%Y%m%d}-{hit.customer:08d}-{code}"
+    if hit.currency != rt.policy.currency:  # the home currency's keys predate foreign ones
+        about, reference = (*about, hit.currency), f"{reference}-{hit.currency}"
     return _insert_new(
         session,
         LargeValueReport(
-            fingerprint=_fingerprint(hit.customer, hit.day, hit.criterion, hit.direction),
+            fingerprint=_fingerprint(*about),
             scan_id=scan_id,
             customer_id=hit.customer,
             transaction_day=hit.day,
@@ -382,13 +403,13 @@ def _record_report(
             direction=hit.direction,
             total=hit.total,
             largest=hit.largest,
-            currency=rt.policy.currency,
+            currency=hit.currency,
             transfer_count=hit.count,
             accounts=json.dumps(list(hit.accounts)),
             transfer_ids=json.dumps(list(hit.transfer_ids)),
             deadline=report_deadline(calendar, hit.day, policy.large_value.report_working_days),
             status="due",
-            report_ref=f"LVR-{hit.day:%Y%m%d}-{hit.customer:08d}-{code}",
+            report_ref=reference,
             created_at=now,
         ),
     )
