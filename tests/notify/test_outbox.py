@@ -259,6 +259,7 @@ class GatewayStub:
     status: int = 202
     received: list[dict[str, Any]] = field(default_factory=list)
     content_types: list[str | None] = field(default_factory=list)
+    gets: list[str] = field(default_factory=list)  # a redirect followed, the message left behind
 
 
 class StubServer(HTTPServer):
@@ -272,6 +273,14 @@ class StubHandler(BaseHTTPRequestHandler):
         stub.received.append(json.loads(body))
         stub.content_types.append(self.headers.get("Content-Type"))
         self.send_response(stub.status)
+        if 300 <= stub.status < 400:
+            self.send_header("Location", "/moved")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def do_GET(self) -> None:
+        cast(StubServer, self.server).stub.gets.append(self.path)
+        self.send_response(200)
         self.send_header("Content-Length", "0")
         self.end_headers()
 
@@ -359,6 +368,21 @@ def test_http_gateway_failure_then_recovery_sends_the_message_once(
     row = stored(http_rt, notification_id)
     assert (row.status, row.attempts) == ("sent", 2)
     assert len(gateway.received) == 2  # the failed try and the one the gateway took
+
+
+@pytest.mark.parametrize("status", [301, 302, 303, 307])
+def test_http_gateway_redirect_is_a_failure_not_a_delivery(
+    http_rt: Runtime, gateway: GatewayStub, status: int
+) -> None:
+    """Followed, a redirect would turn the POST into a body-less GET whose 200 looks like a send."""
+    gateway.status = status
+    customer = individual(http_rt, 1)
+    notification_id = queue(http_rt, customer, "locked")
+
+    assert http_rt.courier.flush() == 0
+    assert gateway.gets == []
+    row = stored(http_rt, notification_id)
+    assert (row.status, row.attempts, row.sent_at) == ("pending", 1, None)
 
 
 # --- reading --------------------------------------------------------------------------------------

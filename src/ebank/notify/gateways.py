@@ -9,7 +9,7 @@ import threading
 import urllib.request
 from datetime import datetime
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 
 class SmsGateway(Protocol):
@@ -45,9 +45,20 @@ class FileGateway:
                 self._fd = None
 
 
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """A redirect is an answer like any other non-2xx: followed, urllib would turn the POST into
+    a GET without the message, whose 200 would count as a send."""
+
+    def redirect_request(self, *_args: Any, **_kwargs: Any) -> None:
+        return None
+
+
+_OPENER = urllib.request.build_opener(_NoRedirects)
+
+
 class HttpGateway:
-    """Posts ``{"to", "text", "at"}`` as JSON; any status but 2xx is a failure the outbox
-    retries."""
+    """Posts ``{"to", "text", "at"}`` as JSON; any status but 2xx (a redirect included) is a
+    failure the outbox retries."""
 
     def __init__(self, url: str, timeout_s: float = 5.0) -> None:
         if not url.startswith(("http://", "https://")):
@@ -60,7 +71,7 @@ class HttpGateway:
         request = urllib.request.Request(  # noqa: S310  # the scheme is checked above
             self.url, data=body, headers={"Content-Type": "application/json"}, method="POST"
         )
-        with urllib.request.urlopen(request, timeout=self.timeout_s) as response:  # noqa: S310
+        with _OPENER.open(request, timeout=self.timeout_s) as response:
             if not 200 <= response.status < 300:
                 raise OSError(f"SMS gateway answered {response.status}")
 
