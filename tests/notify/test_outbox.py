@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import Any, cast
@@ -260,6 +261,9 @@ class GatewayStub:
     received: list[dict[str, Any]] = field(default_factory=list)
     content_types: list[str | None] = field(default_factory=list)
     gets: list[str] = field(default_factory=list)  # a redirect followed, the message left behind
+    hold: threading.Event | None = None  # when set: answer only once it is set
+    arrived: threading.Event = field(default_factory=threading.Event)
+    events: list[str] = field(default_factory=list)
 
 
 class StubServer(HTTPServer):
@@ -272,6 +276,10 @@ class StubHandler(BaseHTTPRequestHandler):
         body = self.rfile.read(int(self.headers["Content-Length"]))
         stub.received.append(json.loads(body))
         stub.content_types.append(self.headers.get("Content-Type"))
+        stub.arrived.set()
+        if stub.hold is not None:
+            stub.hold.wait(DEADLINE_S)
+        stub.events.append("answered")
         self.send_response(stub.status)
         if 300 <= stub.status < 400:
             self.send_header("Location", "/moved")
@@ -368,6 +376,48 @@ def test_http_gateway_failure_then_recovery_sends_the_message_once(
     row = stored(http_rt, notification_id)
     assert (row.status, row.attempts) == ("sent", 2)
     assert len(gateway.received) == 2  # the failed try and the one the gateway took
+
+
+def test_the_gateway_is_called_with_no_transaction_open(
+    http_rt: Runtime, gateway: GatewayStub
+) -> None:
+    """A slow gateway must not hold the database (on SQLite: its one writer) while it answers."""
+    customer = individual(http_rt, 1)
+    queue(http_rt, customer, "locked")
+    gateway.hold = threading.Event()
+    sent: list[int] = []
+    sender = threading.Thread(target=lambda: sent.append(http_rt.courier.flush()))
+    sender.start()
+    try:
+        assert gateway.arrived.wait(DEADLINE_S)
+        queue(
+            http_rt, customer, "new_device", device="phone"
+        )  # another writer, while the gateway holds on
+        gateway.events.append("written")
+    finally:
+        gateway.hold.set()
+        sender.join(DEADLINE_S)
+
+    assert gateway.events == ["written", "answered"]
+    assert sent == [1]
+
+
+def test_a_message_claimed_by_a_sender_that_died_goes_out_once_the_claim_runs_out(
+    http_rt: Runtime, gateway: GatewayStub, clock: ManualClock
+) -> None:
+    customer = individual(http_rt, 1)
+    notification_id = queue(http_rt, customer, "locked")
+    with http_rt.db.write() as session:  # claimed, then its sender's process was killed
+        session.get_one(Notification, notification_id).claimed_until = clock.now() + timedelta(
+            seconds=90
+        )
+
+    assert http_rt.courier.flush() == 0
+    assert gateway.received == []
+    clock.advance(timedelta(seconds=90))
+    assert http_rt.courier.flush() == 1
+    row = stored(http_rt, notification_id)
+    assert (row.status, row.attempts, row.claimed_until) == ("sent", 1, None)
 
 
 @pytest.mark.parametrize("status", [301, 302, 303, 307])

@@ -11,6 +11,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+SEND_TIMEOUT_S = 5.0  # the longest one message may take to be handed over
+
 
 class SmsGateway(Protocol):
     def send(self, *, to: str, text: str, at: datetime) -> None:
@@ -60,7 +62,7 @@ class HttpGateway:
     """Posts ``{"to", "text", "at"}`` as JSON; any status but 2xx (a redirect included) is a
     failure the outbox retries."""
 
-    def __init__(self, url: str, timeout_s: float = 5.0) -> None:
+    def __init__(self, url: str, timeout_s: float = SEND_TIMEOUT_S) -> None:
         if not url.startswith(("http://", "https://")):
             raise ValueError("the SMS gateway URL must be http(s)")
         self.url = url

@@ -8,7 +8,7 @@ import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, delete, insert, select, update
@@ -19,7 +19,7 @@ from ebank.common.i18n import current_locale
 from ebank.customers.models import Customer
 from ebank.customers.service import MOBILE_PURPOSE
 from ebank.db import among, bulk_update, one_of, table_of, to_json
-from ebank.notify.gateways import SmsGateway, gateway_for
+from ebank.notify.gateways import SEND_TIMEOUT_S, SmsGateway, gateway_for
 from ebank.notify.messages import MESSAGES, render
 from ebank.notify.models import Notification
 from ebank.runtime import Runtime
@@ -27,6 +27,7 @@ from ebank.runtime import Runtime
 log = logging.getLogger(__name__)
 PARAMS_PURPOSE = "notification.params"
 MAX_ATTEMPTS = 10
+CLAIM_MARGIN_S = 60.0  # beyond the gateway's own timeouts, before a claim is given up on
 
 
 _NOTIFICATIONS = table_of(Notification)
@@ -145,11 +146,37 @@ _OUTGOING = (
 def deliver(
     rt: Runtime, ids: list[int] | None = None, *, customer_id: int | None = None, limit: int = 500
 ) -> int:
-    """Send pending notifications (those in ``ids``, or the customer's, or the oldest ``limit``)
-    in one transaction; returns how many went out. A failure leaves the message pending for the
-    next round. Use cases do not call this: they wake the courier (``rt.courier``)."""
+    """Send pending notifications (those in ``ids``, or the customer's, or the oldest ``limit``);
+    returns how many went out. A failure leaves the message pending for the next round. Use
+    cases do not call this: they wake the courier (``rt.courier``).
+
+    The gateway is called outside any transaction (a slow gateway must not hold the database,
+    SQLite's single writer least of all): the messages are first claimed for as long as sending
+    them all could take, then sent, then their outcomes recorded. Other senders skip a claimed
+    message; one whose sender died is sent again once the claim has run out (at least once)."""
+    rows = _claim(rt, ids, customer_id, limit)
+    if not rows:
+        return 0
+    gateway = gateway_for(rt.settings.sms_gateway, rt.settings.var_dir)
+    now = rt.clock.now()
+    try:
+        outcomes = [_send(rt, gateway, row, now) for row in rows]
+    finally:
+        gateway.close()
+    with rt.db.write_connection() as conn:
+        bulk_update(conn, _NOTIFICATIONS, outcomes)
+    return sum(outcome["status"] == "sent" for outcome in outcomes)
+
+
+def _claim(
+    rt: Runtime, ids: list[int] | None, customer_id: int | None, limit: int
+) -> Sequence[Any]:
     columns = _NOTIFICATIONS.c
-    query = select(*_OUTGOING).where(columns.status == "pending")
+    now = rt.clock.now()
+    query = select(*_OUTGOING).where(
+        columns.status == "pending",
+        (columns.claimed_until.is_(None)) | (columns.claimed_until <= now),
+    )
     if ids is not None:
         query = query.where(one_of(columns.id, ids))
     if customer_id is not None:
@@ -159,16 +186,14 @@ def deliver(
     )
     with rt.db.write_connection() as conn:
         rows = conn.execute(query).all()
-        if not rows:
-            return 0
-        gateway = gateway_for(rt.settings.sms_gateway, rt.settings.var_dir)
-        now = rt.clock.now()
-        try:
-            outcomes = [_send(rt, gateway, row, now) for row in rows]
-        finally:
-            gateway.close()
-        bulk_update(conn, _NOTIFICATIONS, outcomes)
-    return sum(outcome["status"] == "sent" for outcome in outcomes)
+        if rows:
+            until = now + timedelta(seconds=CLAIM_MARGIN_S + SEND_TIMEOUT_S * len(rows))
+            conn.execute(
+                update(_NOTIFICATIONS)
+                .where(one_of(columns.id, [row.id for row in rows]))
+                .values(claimed_until=until)
+            )
+    return rows
 
 
 def _send(rt: Runtime, gateway: SmsGateway, row: Any, now: datetime) -> dict[str, Any]:
@@ -198,6 +223,7 @@ def _delivery(
         "status": status,
         "attempts": attempts,
         "sent_at": sent_at,
+        "claimed_until": None,
         "params_enc": rt.cipher.encrypt("{}", purpose=PARAMS_PURPOSE) if forget else row.params_enc,
     }
 
