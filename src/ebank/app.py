@@ -44,6 +44,7 @@ class BackgroundWorker:
             self._thread.join(10)
 
     def _run(self) -> None:
+        from ebank.channels.payments import expire_stale_payments
         from ebank.ledger.clearing import SimulatedCounterparty, run_clearing, send_recalls
         from ebank.ledger.service import expire_due_holds
         from ebank.risk.service import alert_abandoned_attempts, settle_expired_holds
@@ -54,6 +55,7 @@ class BackgroundWorker:
                 expire_due_holds(self.rt)
                 settle_expired_holds(self.rt)
                 alert_abandoned_attempts(self.rt)
+                expire_stale_payments(self.rt)
                 self.rt.courier.flush()  # what could not be sent right after its commit
                 if self.rt.settings.simulate_counterparty:
                     counterparty = SimulatedCounterparty()

@@ -13,6 +13,7 @@ from tests.channels.banking import (
     authorise_with_sms,
     last_code,
     last_code_message,
+    login_with_sms,
     online_customer,
     open_online_customer,
     pay,
@@ -20,6 +21,7 @@ from tests.channels.banking import (
 )
 from tests.conftest import StaffLogins
 
+from ebank.channels.payments import expire_stale_payments
 from ebank.common.clock import ManualClock
 from ebank.ledger.service import get_account
 from ebank.runtime import Runtime
@@ -155,3 +157,64 @@ def test_five_wrong_codes_lock_the_customer_with_a_warning_before(
     assert codes[4] == (423, "customer_locked")
     assert "code" not in answers[0].json()["detail"].lower()  # never says which factor failed
     assert get_account(rt, payer.account_id).balance == 1_000_000
+
+
+@pytest.mark.usefixtures("permissive_risk")
+def test_a_payment_left_unfinished_past_the_drafts_time_expires_and_moves_nothing(
+    rt: Runtime, client: TestClient, staff: StaffLogins, clock: ManualClock
+) -> None:
+    """What the customer confirmed, and what the risk engine judged, is too old to carry out
+    once the policy's draft time has passed since its last step: a new payment is needed."""
+    payer = online_customer(rt, client, staff, 1, balance=2_000_000)
+    payee = open_online_customer(rt, client, staff, 2, balance=0)
+    payment = pay(rt, client, payer, payee, 500_000).json()
+    code = last_code(rt, payer.mobile)
+    other = pay(rt, client, payer, payee, 100_000).json()
+    ttl = timedelta(minutes=rt.policy.channels.draft_ttl_minutes)
+
+    clock.advance(ttl - timedelta(seconds=61))
+    login_with_sms(rt, client, payer)  # its session has long timed out
+    clock.advance(timedelta(seconds=61))
+    late = authorise_with_sms(rt, client, payer, payment, code)
+    assert late.status_code == 200, late.text
+    assert late.json()["status"] == "expired"
+    assert get_account(rt, payer.account_id).balance == 2_000_000
+    assert get_account(rt, payee.account_id).balance == 0
+    again = authorise_with_sms(rt, client, payer, payment, code)
+    assert again.json()["status"] == "expired"
+
+    new_code = client.post(  # a new code for the other payment: too late as well
+        f"{API}/me/payments/{other['id']}/confirm",
+        json={"acknowledge_warnings": True, "method": "sms"},
+        headers=payer.headers(),
+    )
+    assert new_code.status_code == 409, new_code.text
+    assert new_code.json()["code"] == "payment_state"
+    shown = client.get(f"{API}/me/payments/{other['id']}", headers=payer.headers())
+    assert shown.json()["status"] == "expired"
+
+
+@pytest.mark.usefixtures("permissive_risk")
+def test_the_worker_expires_unfinished_payments_once_their_time_has_passed(
+    rt: Runtime, client: TestClient, staff: StaffLogins, clock: ManualClock
+) -> None:
+    payer = online_customer(rt, client, staff, 1, balance=2_000_000)
+    payee = open_online_customer(rt, client, staff, 2, balance=0)
+    old = pay(rt, client, payer, payee, 100_000).json()
+    clock.advance(timedelta(minutes=rt.policy.channels.draft_ttl_minutes - 1))
+    login_with_sms(rt, client, payer)
+    fresh = pay(rt, client, payer, payee, 200_000).json()
+    done = pay(rt, client, payer, payee, 300_000).json()
+    assert authorise_with_sms(rt, client, payer, done).json()["status"] == "executed"
+    clock.advance(timedelta(minutes=1))
+
+    assert expire_stale_payments(rt) == 1
+    assert expire_stale_payments(rt) == 0
+    statuses = {
+        p["id"]: p["status"]
+        for p in (
+            client.get(f"{API}/me/payments/{p['id']}", headers=payer.headers()).json()
+            for p in (old, fresh, done)
+        )
+    }
+    assert statuses == {old["id"]: "expired", fresh["id"]: "awaiting_auth", done["id"]: "executed"}

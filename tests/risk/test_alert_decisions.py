@@ -21,6 +21,7 @@ from tests.conftest import StaffLogins
 from tests.risk.test_risk_scenarios import analyst, open_alerts, paid, seasoned_customer
 
 from ebank.app import create_app
+from ebank.channels.payments import expire_stale_payments
 from ebank.common.actor import Actor
 from ebank.common.clock import ManualClock
 from ebank.ledger import clearing
@@ -240,3 +241,20 @@ def test_a_risky_payment_left_unauthorised_becomes_an_alert(
     assert analyst(client, staff, attempt, "release", note="no").status_code == 409
     assert analyst(client, staff, attempt, "label", label="fraud").status_code == 200
     assert analyst(client, staff, attempt, "close", note="customer unaware").status_code == 200
+
+
+def test_a_risky_payment_expired_before_the_alert_round_still_becomes_an_alert(
+    rt: Runtime, client: TestClient, staff: StaffLogins, clock: ManualClock
+) -> None:
+    payer = fresh_customer(rt, client, staff, 105)
+    mule = open_online_customer(rt, client, staff, 106, balance=0)
+    abandoned = pay(rt, client, payer, mule, 450_000).json()
+    assert abandoned["status"] == "awaiting_auth"
+
+    clock.advance(timedelta(minutes=rt.policy.channels.draft_ttl_minutes + 1))
+    assert expire_stale_payments(rt) == 1  # the worker's rounds may come in either order
+    assert service.alert_abandoned_attempts(rt) == 1
+    assert service.alert_abandoned_attempts(rt) == 0
+    staff.log_in_again()
+    [alert] = open_alerts(client, staff)
+    assert (alert["kind"], alert["payment_id"]) == ("attempt", abandoned["id"])

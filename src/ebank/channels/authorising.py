@@ -43,6 +43,7 @@ from ebank.channels.payments import (
     LIVE,
     AuthoriseRequest,
     PaymentView,
+    is_stale,
     linked_fields,
     payment_not_found,
     state_error,
@@ -274,6 +275,10 @@ def _authorise(
     if row is None or row.customer_id != caller.customer_id:
         raise payment_not_found()
     if row.status in FINAL_STATES or row.id in known.approved:  # asked again: the outcome
+        return row
+    now = rt.clock.now()
+    if is_stale(row, now, rt.policy.channels.draft_ttl_minutes):
+        row.status = "expired"  # nothing verified, nothing counted
         return row
     if row.status != "awaiting_auth":
         raise state_error(row)

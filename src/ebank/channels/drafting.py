@@ -29,12 +29,14 @@ from ebank.channels import service as channels
 from ebank.channels.checks import ExemptionContext, exemption_for
 from ebank.channels.models import Payment
 from ebank.channels.payments import (
+    UNFINISHED_STATES,
     ConfirmRequest,
     DraftRequest,
     PayeeHabit,
     PaymentInput,
     PaymentView,
     body_digest,
+    is_stale,
     linked_fields,
     payee_habits,
     payment_not_found,
@@ -339,7 +341,10 @@ def _confirm_one(
     row = rows.get(request.payment_id)
     if row is None or row.customer_id != caller.customer_id:
         raise payment_not_found()
-    if row.status not in ("draft", "awaiting_auth"):
+    now = rt.clock.now()
+    if is_stale(row, now, rt.policy.channels.draft_ttl_minutes):
+        row.status = "expired"  # committed with the batch, refused below
+    if row.status not in UNFINISHED_STATES:
         raise state_error(row)
     if row.warnings and not (request.acknowledge_warnings or row.warnings_acknowledged):
         raise Conflict(

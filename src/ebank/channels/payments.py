@@ -68,6 +68,7 @@ if TYPE_CHECKING:
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{8,64}$")
 LIVE = ("executed", "held")  # count against limits and habits
 FINAL_STATES = ("executed", "held", "blocked", "failed", "voided", "expired")
+UNFINISHED_STATES = ("draft", "awaiting_auth")
 WARNING_MESSAGES = {
     ABOVE_HABIT: N_(
         "This amount is far above what you usually pay this payee. Check the amount digit by digit."
@@ -491,6 +492,32 @@ def _payee(
 def _require_status(row: Payment, *allowed: str) -> None:
     if row.status not in allowed:
         raise state_error(row)
+
+
+def is_stale(row: Payment, now: datetime, ttl_minutes: int) -> bool:
+    """A payment left unfinished (not confirmed or not authorised) for longer than the policy's
+    ``channels.draft_ttl_minutes`` since its last step: what the customer saw, and what the risk
+    engine judged, is too old to be carried out now."""
+    return row.status in UNFINISHED_STATES and now - row.updated_at >= timedelta(
+        minutes=ttl_minutes
+    )
+
+
+def expire_stale_payments(rt: Runtime, limit: int = 500) -> int:
+    """Mark the stale unfinished payments expired (run by the worker); how many were."""
+    now = rt.clock.now()
+    cutoff = now - timedelta(minutes=rt.policy.channels.draft_ttl_minutes)
+    with rt.db.write() as session:
+        stale = session.scalars(
+            select(Payment)
+            .where(Payment.status.in_(UNFINISHED_STATES), Payment.updated_at <= cutoff)
+            .order_by(Payment.updated_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True, key_share=True)
+        ).all()
+        for row in stale:
+            row.status = "expired"  # updated_at stays the customer's last step
+    return len(stale)
 
 
 def state_error(row: Payment) -> Conflict:

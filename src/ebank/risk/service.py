@@ -97,7 +97,8 @@ def alert_abandoned_attempts(rt: Runtime, limit: int = 500) -> int:
             session.execute(
                 select(Payment)
                 .where(
-                    Payment.status.in_(("draft", "awaiting_auth")),
+                    # left unfinished, or expired since (before this ran, or on its last step)
+                    Payment.status.in_(("draft", "awaiting_auth", "expired")),
                     Payment.risk_outcome.in_((Outcome.HOLD.value, Outcome.BLOCK.value)),
                     Payment.updated_at < cutoff,
                     ~exists(alerted),
