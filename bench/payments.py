@@ -332,7 +332,11 @@ def _drive(
             payer = own_customers[turn % len(own_customers)]
             payee = customers[(payer.n + 1) % len(customers)]
             started = time.perf_counter()
-            ok = _pay(client, payer, payee)
+            try:
+                ok = _pay(client, payer, payee)
+            except (OSError, http.client.HTTPException, ValueError):  # dropped, or not JSON
+                ok = False
+                client = Client(port)
             mine.append(time.perf_counter() - started)
             bad += not ok
         with lock:

@@ -85,6 +85,12 @@ class Settings(BaseSettings):
     risk_reload_s: float = Field(
         default=5.0, ge=0, description="How often a process looks for a new live rule set or model"
     )
+    identity_check: str = Field(
+        default="simulated",
+        pattern=r"^(simulated|[A-Za-z_][\w.]*:[A-Za-z_]\w*)$",
+        description="The citizen-identity check for self-service registration: 'simulated' (the "
+        "bank's own verified documents) or 'package.module:Class' of the national service's client",
+    )
     rp_id: str = Field(default="localhost", description="WebAuthn relying-party id (the host)")
     rp_origin: str = Field(default="http://localhost:8000", description="WebAuthn origin")
     background_interval_s: float = Field(default=5.0, ge=0, description="0 turns the worker off")

@@ -15,6 +15,7 @@ from ebank.policy import Policy, load_policy
 from ebank.risk.assessment import PermissiveAssessor, RiskAssessor
 
 if TYPE_CHECKING:
+    from ebank.channels.identity import IdentityCheck
     from ebank.ledger.engine import PostingEngine
     from ebank.notify.courier import Courier
 
@@ -39,6 +40,7 @@ class Runtime:
     policy: Policy
     cipher: FieldCipher
     risk: RiskAssessor = field(default_factory=PermissiveAssessor)  # build_runtime: the engine
+    identity: IdentityCheck | None = None  # build_runtime: settings.identity_check
     _workers: dict[type[Any], Worker] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -106,4 +108,7 @@ def build_runtime(settings: Settings | None = None, clock: Clock | None = None) 
         cipher=load_cipher(settings),
     )
     runtime.risk = LiveRiskEngine(runtime)
+    from ebank.channels.identity import identity_check_for
+
+    runtime.identity = identity_check_for(settings.identity_check)
     return runtime

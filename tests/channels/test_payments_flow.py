@@ -4,12 +4,14 @@ challenge, execution through the ledger, and the notification."""
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 from tests.channels.banking import (
     API,
     TRANSACTION_PASSWORD,
+    OnlineCustomer,
     authorise_with_sms,
     last_code,
     last_code_message,
@@ -71,14 +73,25 @@ def test_paying_a_new_payee_confirms_challenges_executes_and_notifies(
     assert get_account(rt, payer.account_id).balance == 1_500_000
 
 
+def _confirm_again(client: TestClient, payer: OnlineCustomer, payment_id: str) -> Any:
+    """Confirm a changed payment again, asking for a new SMS code."""
+    return client.post(
+        f"{API}/me/payments/{payment_id}/confirm", json={"method": "sms"}, headers=payer.headers()
+    )
+
+
 @pytest.mark.usefixtures("permissive_risk")
 def test_a_changed_amount_invalidates_the_code_dynamic_linking(
     rt: Runtime, client: TestClient, staff: StaffLogins, clock: ManualClock
 ) -> None:
+    """The code names 300.00; the amount becomes 4,000.00. The old code, even given against the
+    old challenge once the payment is confirmed again, authorises nothing; the new one, which names
+    the new amount, moves exactly that amount."""
     payer = online_customer(rt, client, staff, 3, balance=2_000_000)
     payee = open_online_customer(rt, client, staff, 4, balance=0)
     payment = pay(rt, client, payer, payee, 30_000).json()  # above the low-value exemption
-    code = last_code(rt, payer.mobile)
+    assert payment["challenge"] is not None
+    old_code = last_code(rt, payer.mobile)
 
     changed = client.patch(
         f"{API}/me/payments/{payment['id']}", json={"amount": 400_000}, headers=payer.headers()
@@ -87,46 +100,81 @@ def test_a_changed_amount_invalidates_the_code_dynamic_linking(
     assert changed.json()["version"] == 2
     assert changed.json()["needs_confirmation"] is True
 
-    stale = client.post(
-        f"{API}/me/payments/{payment['id']}/authorize",
-        json={"challenge_id": payment["challenge"]["id"], "code": code},
-        headers=payer.headers(),
-    )
-    assert stale.status_code == 409
-    assert get_account(rt, payer.account_id).balance == 2_000_000
+    unconfirmed = authorise_with_sms(rt, client, payer, payment, old_code)
+    assert unconfirmed.status_code == 409, unconfirmed.text
+    assert unconfirmed.json()["code"] == "payment_state"  # the change must be confirmed first
 
-    clock.advance(timedelta(seconds=61))  # past the SMS resend interval
-    confirmed = client.post(
-        f"{API}/me/payments/{payment['id']}/confirm",
-        json={"method": "sms"},
-        headers=payer.headers(),
-    ).json()
-    assert confirmed["confirmation"]["amount_in_words"] == "肆仟元整"
-    done = authorise_with_sms(rt, client, payer, confirmed)
+    clock.advance(timedelta(seconds=rt.policy.customer_auth.sms_resend_seconds))
+    confirmed = _confirm_again(client, payer, payment["id"])
+    assert confirmed.status_code == 200, confirmed.text
+    renewed = confirmed.json()
+    assert renewed["status"] == "awaiting_auth"
+    assert renewed["confirmation"]["amount_in_words"] == "肆仟元整"
+    assert renewed["challenge"]["id"] != payment["challenge"]["id"]
+    assert "4,000.00" in last_code_message(rt, payer.mobile)  # the new code names the new amount
+    new_code = last_code(rt, payer.mobile)
+
+    stale = authorise_with_sms(rt, client, payer, payment, old_code)  # old challenge, its code
+    assert stale.status_code == 409, stale.text
+    assert stale.json()["code"] == "challenge_invalidated"
+    assert get_account(rt, payer.account_id).balance == 2_000_000
+    assert get_account(rt, payee.account_id).balance == 0
+
+    done = authorise_with_sms(rt, client, payer, renewed, new_code)
+    assert done.status_code == 200, done.text
     assert done.json()["status"] == "executed"
+    assert done.json()["amount"] == 400_000
+    assert get_account(rt, payer.account_id).balance == 1_600_000
     assert get_account(rt, payee.account_id).balance == 400_000
 
 
+@pytest.mark.usefixtures("permissive_risk")
 def test_a_changed_payee_invalidates_the_code(
-    rt: Runtime, client: TestClient, staff: StaffLogins
+    rt: Runtime, client: TestClient, staff: StaffLogins, clock: ManualClock
 ) -> None:
+    """The code names one payee; the payment now goes to another. The old code authorises
+    nothing; the new one, which names the new payee, pays the new payee only."""
     payer = online_customer(rt, client, staff, 5)
     payee = open_online_customer(rt, client, staff, 6, balance=0)
     other = open_online_customer(rt, client, staff, 7, balance=0)
     payment = pay(rt, client, payer, payee, 30_000).json()
-    code = last_code(rt, payer.mobile)
-    client.patch(
+    assert payment["challenge"] is not None
+    old_code = last_code(rt, payer.mobile)
+
+    changed = client.patch(
         f"{API}/me/payments/{payment['id']}",
         json={"payee_account": other.card_number, "payee_name": other.name},
         headers=payer.headers(),
     )
-    stale = client.post(
-        f"{API}/me/payments/{payment['id']}/authorize",
-        json={"challenge_id": payment["challenge"]["id"], "code": code},
-        headers=payer.headers(),
-    )
-    assert stale.status_code == 409
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["needs_confirmation"] is True
+
+    unconfirmed = authorise_with_sms(rt, client, payer, payment, old_code)
+    assert unconfirmed.status_code == 409, unconfirmed.text
+    assert unconfirmed.json()["code"] == "payment_state"
+
+    clock.advance(timedelta(seconds=rt.policy.customer_auth.sms_resend_seconds))
+    confirmed = _confirm_again(client, payer, payment["id"])
+    assert confirmed.status_code == 200, confirmed.text
+    renewed = confirmed.json()
+    assert renewed["confirmation"]["payee_name"] == other.name
+    assert renewed["challenge"]["id"] != payment["challenge"]["id"]
+    assert other.name in last_code_message(rt, payer.mobile)  # the new code names the new payee
+    new_code = last_code(rt, payer.mobile)
+
+    stale = authorise_with_sms(rt, client, payer, payment, old_code)
+    assert stale.status_code == 409, stale.text
+    assert stale.json()["code"] == "challenge_invalidated"
+    assert get_account(rt, payer.account_id).balance == 1_000_000
+    assert get_account(rt, payee.account_id).balance == 0
     assert get_account(rt, other.account_id).balance == 0
+
+    done = authorise_with_sms(rt, client, payer, renewed, new_code)
+    assert done.status_code == 200, done.text
+    assert done.json()["status"] == "executed"
+    assert get_account(rt, payer.account_id).balance == 970_000
+    assert get_account(rt, other.account_id).balance == 30_000
+    assert get_account(rt, payee.account_id).balance == 0
 
 
 def test_five_wrong_codes_lock_the_customer_with_a_warning_before(

@@ -143,7 +143,8 @@ def test_a_tool_reported_lost_is_refused_at_once_until_the_counter_lifts_it(
     again = _draft(client, payer, payee, 50_000, "usbkey")
     assert again["code"] == "tool_unavailable"
     inbox = client.get(f"{API}/me/notifications", headers=payer.headers()).json()
-    assert "reported lost" in inbox[0]["text"]
+    assert "reported lost" in next(n for n in inbox if n["kind"] == "security_change")["text"]
+    assert "reported lost, disabled or revoked" in inbox[0]["text"]  # the refused payment
 
     lifted = client.post(
         f"{API}/customers/{payer.customer_id}/tools/{tools[0]['id']}/lift-loss",

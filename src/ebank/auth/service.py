@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from ebank.audit import service as audit
 from ebank.audit.service import AuditEntry
-from ebank.auth import challenges
+from ebank.auth import challenges, passkeys
 from ebank.auth.challenges import IssuedChallenge, Proof
 from ebank.auth.models import AuthSession, CustomerCredential, CustomerDevice
 from ebank.auth.passwords import hash_password, verify_password
@@ -28,6 +28,7 @@ from ebank.channels.models import ChannelEnrolment
 from ebank.common.actor import Actor
 from ebank.common.errors import (
     Conflict,
+    DomainError,
     Forbidden,
     Locked,
     NotAuthenticated,
@@ -35,13 +36,14 @@ from ebank.common.errors import (
     Unprocessable,
 )
 from ebank.notify import service as notify
-from ebank.notify.messages import CHANGE_DEVICE_REMOVED
+from ebank.notify.messages import CHANGE_DEVICE_REMOVED, CHANGE_UNLOCKED
 from ebank.risk.assessment import EventKind, Outcome, RiskEvent
 from ebank.runtime import Runtime
 
 LOGIN_NAME = re.compile(r"^[a-z][a-z0-9_]{3,31}$")
 LOGIN_CHANNELS = ("online", "mobile")
 DEVICE_PURPOSE = "device.id"
+DECOY_PURPOSE = "login.decoy"
 SECOND_FACTORS = (Factor.SMS, Factor.TOTP, Factor.HOTP, Factor.USBKEY)
 
 
@@ -212,6 +214,8 @@ def unlock(rt: Runtime, actor: Actor, customer_id: int) -> None:
             ),
             rt.clock.now(),
         )
+        notify.queue(session, rt, customer_id, "security_change", change_msgid=CHANGE_UNLOCKED)
+    rt.courier.wake()
 
 
 # --- login --------------------------------------------------------------------------------------
@@ -238,17 +242,22 @@ def request_login_challenge(rt: Runtime, *, login_name: str, method: Factor) -> 
     with rt.db.write() as session:
         credential = _customer_by_login(session, name)
         if credential is None:
-            return _decoy(rt, method)
-        issued = challenges.issue(
-            session,
-            rt,
-            customer_id=credential.customer_id,
-            purpose="login",
-            subject=f"login:{credential.customer_id}",
-            method=method,
-            linked=_login_linked(name),
-            sms=("otp_login", {}) if method is Factor.SMS else None,
-        )
+            return _decoy(rt, name, method)
+        try:
+            issued = challenges.issue(
+                session,
+                rt,
+                customer_id=credential.customer_id,
+                purpose="login",
+                subject=f"login:{credential.customer_id}",
+                method=method,
+                linked=_login_linked(name),
+                sms=("otp_login", {}) if method is Factor.SMS else None,
+            )
+        except DomainError as refusal:
+            if refusal.code != "tool_unavailable":
+                raise
+            return _decoy(rt, name, method)  # nor which customers hold which tools
     if issued.notification_id is not None:
         rt.courier.send_now([issued.notification_id])
     return IssuedChallenge(
@@ -256,11 +265,29 @@ def request_login_challenge(rt: Runtime, *, login_name: str, method: Factor) -> 
     )
 
 
-def _decoy(rt: Runtime, method: Factor) -> IssuedChallenge:
+def _decoy(rt: Runtime, name: str, method: Factor) -> IssuedChallenge:
+    """An answer shaped as a real challenge of ``method`` for ``name``, that nothing can pass:
+    a USB key gets a payload to sign, a passkey request the options with a credential id that is
+    the same each time for the same name, as a real customer's would be."""
     policy = rt.policy.customer_auth
     ttl = policy.sms_code_ttl_seconds if method is Factor.SMS else policy.challenge_ttl_seconds
     expires = rt.clock.now() + timedelta(seconds=ttl)
-    return IssuedChallenge(secrets.token_urlsafe(18), method.value, expires)
+    challenge_id = secrets.token_urlsafe(18)
+    linked = _login_linked(name)
+    if method is Factor.USBKEY:
+        payload = challenges.linked_payload(linked, challenge_id).decode()
+        return IssuedChallenge(challenge_id, method.value, expires, sign_payload=payload)
+    if method is Factor.PASSKEY:
+        credential_id = bytes.fromhex(rt.cipher.lookup_hash(name, purpose=DECOY_PURPOSE))[:32]
+        options = passkeys.authentication_options(
+            challenges.relying_party(rt),
+            challenge=passkeys.linked_challenge(
+                challenges.linked_payload(linked, challenge_id), secrets.token_bytes(16)
+            ),
+            allow_credential_ids=[credential_id],
+        )
+        return IssuedChallenge(challenge_id, method.value, expires, webauthn=options)
+    return IssuedChallenge(challenge_id, method.value, expires)
 
 
 @dataclass(frozen=True)
@@ -323,7 +350,9 @@ def _login_in_transaction(
         return count_failure(session, rt, credential)
     if credential.locked_at is not None:
         return customer_locked()
-    _require_enrolment(session, credential.customer_id, attempt.channel)
+    refused = _enrolment_refusal(session, credential.customer_id, attempt.channel)
+    if refused is not None:
+        return refused  # returned, not raised: the spent code stays spent
     factors = frozenset({factor} if factor is Factor.PASSKEY else {Factor.LOGIN_PASSWORD, factor})
     decision = _risk(rt, EventKind.LOGIN, credential.customer_id, attempt)
     if decision is Outcome.BLOCK:
@@ -364,21 +393,22 @@ def _second_factor(
         return None  # a used, expired or unknown challenge is a failed attempt like any other
 
 
-def _require_enrolment(session: Session, customer_id: int, channel: str) -> None:
+def _enrolment_refusal(session: Session, customer_id: int, channel: str) -> Forbidden | None:
     status = session.execute(
         select(ChannelEnrolment.status).where(
             ChannelEnrolment.customer_id == customer_id, ChannelEnrolment.channel == channel
         )
     ).scalar_one_or_none()
     if status == "suspended":
-        raise Forbidden(
+        return Forbidden(
             "channel_suspended",
             "This e-banking service is suspended. Visit a branch or call the bank.",
         )
     if status != "active":
-        raise Forbidden(
+        return Forbidden(
             "channel_not_registered", "You are not registered for this channel.", field="channel"
         )
+    return None
 
 
 def _risk(rt: Runtime, kind: EventKind, customer_id: int, attempt: LoginAttempt) -> Outcome:

@@ -30,7 +30,9 @@ from ebank.notify.messages import (
     CHANGE_TOOL_ENABLED,
     CHANGE_TOOL_LOST,
     CHANGE_TOOL_REPLACED,
+    CHANGE_TOOL_RESET,
     CHANGE_TOOL_RESTORED,
+    CHANGE_TOOL_RESYNCED,
     CHANGE_TOOL_REVOKED,
 )
 from ebank.risk.assessment import EventKind, RiskEvent
@@ -383,7 +385,10 @@ def reset_fail_counter(rt: Runtime, actor: Actor, customer_id: int, tool_id: int
         before = _state(tool)
         tool.fail_count, tool.updated_at = 0, rt.clock.now()
         _record(session, rt, actor, tool, "fail_counter_reset", before=before, after=_state(tool))
-        return _view(tool)
+        notify.queue(session, rt, customer_id, "security_change", change_msgid=CHANGE_TOOL_RESET)
+        view = _view(tool)
+    rt.courier.wake()
+    return view
 
 
 def resync(
@@ -396,6 +401,12 @@ def resync(
         if tool.kind not in ("totp", "hotp") or tool.secret_enc is None or tool.status != "active":
             raise Conflict(
                 "tool_state", "Only an active e-token can be resynchronised.", field="tool_id"
+            )
+        if tool.fail_count >= policy.token_max_failures:  # guessing stops here: the counter
+            raise Conflict(  # resets it, after checking who holds the token
+                "tool_locked",
+                "This tool has failed too many times. Reset its counter at a branch.",
+                field="tool_id",
             )
         secret = base64.b32decode(rt.cipher.decrypt(tool.secret_enc, purpose=TOOL_SECRET_PURPOSE))
         if tool.kind == "hotp":
@@ -414,7 +425,10 @@ def resync(
             tool.last_step = otp.time_step(now, step_s=policy.totp_step_seconds) + drift
         tool.fail_count, tool.updated_at = 0, rt.clock.now()
         _record(session, rt, actor, tool, "resynced")
-        return _view(tool)
+        notify.queue(session, rt, customer_id, "security_change", change_msgid=CHANGE_TOOL_RESYNCED)
+        view = _view(tool)
+    rt.courier.wake()
+    return view
 
 
 def _resync_failed() -> Unprocessable:

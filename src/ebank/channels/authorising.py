@@ -31,6 +31,7 @@ from ebank.auth import challenges
 from ebank.auth import service as auth
 from ebank.auth.models import AuthChallenge, AuthTool, CustomerCredential
 from ebank.auth.strength import Factor, Strength, factors_text, is_strong, strength_of
+from ebank.channels.checks import within_low_value
 from ebank.channels.drafting import Outcome, one_by_one
 from ebank.channels.limits import Limits, breached_limit, limits_for
 from ebank.channels.models import ChannelEnrolment, Payment
@@ -41,15 +42,17 @@ from ebank.channels.payments import (
     HOLD_SECONDS,
     LIMIT_LABELS,
     LIVE,
+    NOT_MADE_REASONS,
     AuthoriseRequest,
     PaymentView,
     is_stale,
     linked_fields,
+    not_made_note,
     payment_not_found,
     state_error,
     view_of,
 )
-from ebank.common.errors import DomainError, NotFound, Unprocessable
+from ebank.common.errors import Conflict, DomainError, NotFound, Unprocessable
 from ebank.db import Base, UTCDateTime, among, bulk_update
 from ebank.ledger import clearing
 from ebank.ledger import service as ledger
@@ -81,12 +84,17 @@ def authorise_payments(rt: Runtime, requests: list[AuthoriseRequest]) -> list[Ou
 
         def decide(request: AuthoriseRequest) -> PaymentView:
             newly = request.payment_id not in known.approved
-            row = _authorise(session, rt, known, request)
+            try:
+                row = _authorise(session, rt, known, request)
+            except DomainError as refusal:
+                _note_refusal(known, request, refusal)
+                raise
             if newly and row.id in known.approved:
                 approved.append((request, row))
             return _view(rt, known, row)
 
         outcomes = one_by_one(requests, decide)
+        notify.queue_many(session.connection(), rt, known.notes)
         if approved:
             executed = _execute(session, rt, known, approved)
             outcomes = [_final(rt, known, outcome, executed) for outcome in outcomes]
@@ -108,6 +116,7 @@ class _AuthorisationContext:
     used: dict[tuple[int, str], list[int]]  # (customer, channel) → [today, this year]
     masked: dict[int, str]  # paying accounts' masked numbers
     approved: set[str] = field(default_factory=set)  # payments this batch executes
+    notes: list[Note] = field(default_factory=list)  # payments not made, for their customers
     read_as: dict[tuple[str, object], tuple[object, ...]] = field(default_factory=dict)
 
     @classmethod
@@ -279,6 +288,7 @@ def _authorise(
     now = rt.clock.now()
     if is_stale(row, now, rt.policy.channels.draft_ttl_minutes):
         row.status = "expired"  # nothing verified, nothing counted
+        known.notes.append(not_made_note(row, "expired", request.locale))
         return row
     if row.status != "awaiting_auth":
         raise state_error(row)
@@ -287,6 +297,15 @@ def _authorise(
         raise NotFound("not_registered", "This customer has no e-banking registration.")
     if credential.locked_at is not None:
         raise auth.customer_locked()
+    if row.exemption == "low_value" and not within_low_value(
+        rt.policy, row.amount, credential.exempt_count, credential.exempt_amount
+    ):  # exempt drafts waiting together cannot pass the caps the first of them counted against
+        raise Conflict(
+            "verification_required",
+            "Payments without a code have reached their limit since your last full verification. "
+            "Confirm this payment again and verify it.",
+            field="method",
+        )
     factors = _verify_factors(rt, known, row, request)
     if factors is None:
         raise auth.count_failure(session, rt, credential)
@@ -310,6 +329,21 @@ def _authorise(
     row.transfer_id, row.updated_at = row.id, rt.clock.now()
     known.approved.add(row.id)
     return row
+
+
+def _note_refusal(
+    known: _AuthorisationContext, request: AuthoriseRequest, refusal: DomainError
+) -> None:
+    """A refused authorisation of the customer's waiting payment is notified when it says
+    something the customer should hear of (a wrong or stale verification, a limit, a tool)."""
+    row = known.payments.get(request.payment_id)
+    if (
+        row is not None
+        and row.customer_id == request.caller.customer_id
+        and row.status == "awaiting_auth"
+        and refusal.code in NOT_MADE_REASONS
+    ):
+        known.notes.append(not_made_note(row, refusal.code, request.locale))
 
 
 def _verify_factors(

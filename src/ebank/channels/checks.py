@@ -75,14 +75,18 @@ def exemption_for(policy: Policy, context: ExemptionContext) -> str | None:
         return "own_accounts"
     if exemptions.trusted_payees and context.trusted_payee:
         return "trusted_payee"
-    low = exemptions.low_value
-    if low is not None:
-        single = policy.to_minor(low.single) or 0
-        cumulative = policy.to_minor(low.cumulative) or 0
-        if (
-            context.amount <= single
-            and context.exempt_amount + context.amount <= cumulative
-            and context.exempt_count + 1 <= low.count
-        ):
-            return "low_value"
+    if within_low_value(policy, context.amount, context.exempt_count, context.exempt_amount):
+        return "low_value"
     return None
+
+
+def within_low_value(policy: Policy, amount: int, exempt_count: int, exempt_amount: int) -> bool:
+    """Whether one more payment of ``amount`` stays within the low-value exemption, after
+    ``exempt_count`` payments of ``exempt_amount`` in all exempted since the last full
+    authentication."""
+    low = policy.channels.exemptions.low_value
+    if low is None:
+        return False
+    single = policy.to_minor(low.single) or 0
+    cumulative = policy.to_minor(low.cumulative) or 0
+    return amount <= single and exempt_amount + amount <= cumulative and exempt_count < low.count

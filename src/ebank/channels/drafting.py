@@ -38,6 +38,7 @@ from ebank.channels.payments import (
     body_digest,
     is_stale,
     linked_fields,
+    not_made_note,
     payee_habits,
     payment_not_found,
     set_payee,
@@ -50,6 +51,7 @@ from ebank.db import NewRows, among, to_json
 from ebank.ledger import service as ledger
 from ebank.ledger.clearing import PAYEE_ACCOUNT_PURPOSE, PAYEE_NAME_PURPOSE
 from ebank.ledger.models import Account
+from ebank.notify import service as notify
 from ebank.risk.assessment import Decision, EventKind, RiskEvent
 from ebank.risk.live import ip_key
 from ebank.runtime import Runtime
@@ -344,6 +346,7 @@ def _confirm_one(
     now = rt.clock.now()
     if is_stale(row, now, rt.policy.channels.draft_ttl_minutes):
         row.status = "expired"  # committed with the batch, refused below
+        notify.queue_many(session.connection(), rt, [not_made_note(row, "expired", request.locale)])
     if row.status not in UNFINISHED_STATES:
         raise state_error(row)
     if row.warnings and not (request.acknowledge_warnings or row.warnings_acknowledged):

@@ -4,18 +4,36 @@ verified documents, so a name and number that were never verified at a counter d
 
 from __future__ import annotations
 
-from typing import Protocol
+import importlib
+from typing import TYPE_CHECKING, Protocol
 
 from sqlalchemy import select
 
 from ebank.customers.models import Customer, CustomerDocument
 from ebank.customers.service import DOCUMENT_PURPOSE, NAME_PURPOSE
-from ebank.runtime import Runtime
+
+if TYPE_CHECKING:
+    from ebank.runtime import Runtime
 
 
 class IdentityCheck(Protocol):
     def matches(self, rt: Runtime, *, name: str, id_number: str) -> bool:
         """True when the citizen-identity register holds this name with this ID number."""
+
+
+def identity_check_for(name: str) -> IdentityCheck:
+    """The check named by the setting ``identity_check``: ``simulated``, or
+    ``package.module:Class`` (built with no arguments; it reads its own configuration)."""
+    if name == "simulated":
+        return SimulatedIdentityCheck()
+    module, _, attribute = name.partition(":")
+    check: IdentityCheck = getattr(importlib.import_module(module), attribute)()
+    return check
+
+
+def identity_check(rt: Runtime) -> IdentityCheck:
+    """The runtime's citizen-identity check (the simulation where none was configured)."""
+    return rt.identity or SimulatedIdentityCheck()
 
 
 class SimulatedIdentityCheck:

@@ -64,10 +64,16 @@ PaymentPath = Annotated[str, Path(min_length=1, max_length=32)]
 Customer = Annotated[CustomerSession, Depends(page_customer)]
 Rt = Annotated[Runtime, Depends(runtime)]
 
-METHODS: dict[str, Factor] = {"sms": Factor.SMS, "totp": Factor.TOTP, "passkey": Factor.PASSKEY}
+METHODS: dict[str, Factor] = {
+    "sms": Factor.SMS,
+    "totp": Factor.TOTP,
+    "hotp": Factor.HOTP,
+    "passkey": Factor.PASSKEY,
+}
 METHOD_LABELS: dict[str, str] = {
     "sms": N_("SMS code to your reserved mobile phone"),
     "totp": N_("E-token code"),
+    "hotp": N_("Button token code (counter-based)"),
     "passkey": N_("Passkey (fingerprint, face or PIN of this device)"),
 }
 TOOL_KINDS: dict[str, str] = {

@@ -83,6 +83,16 @@ FAILURE_MESSAGES = {
     "exceeds_available": N_("the balance is not enough"),
 }
 FAILURE_DEFAULT = N_("the bank could not make the payment")
+# Why an authorisation did not go through, for the customer's notice (a wrong or changed
+# verification may be somebody else trying: the customer hears of it at once).
+NOT_MADE_REASONS = {
+    "expired": N_("it was not completed in time"),
+    "invalid_credentials": N_("the verification entered was wrong"),
+    "challenge_invalidated": N_("its details changed after the code was issued"),
+    "limit_exceeded": N_("it is over your limit for the verification used"),
+    "tool_unavailable": N_("the tool used is reported lost, disabled or revoked"),
+    "tool_locked": N_("the tool used has failed too many times"),
+}
 HOLD_SECONDS = 7 * 24 * 3600
 LIMIT_LABELS = {
     "per_transaction": N_("per-transaction"),
@@ -503,8 +513,21 @@ def is_stale(row: Payment, now: datetime, ttl_minutes: int) -> bool:
     )
 
 
+def not_made_note(row: Payment, reason: str, locale: str | None = None) -> notify.Note:
+    """The customer's notice that this payment was not made, and why (a key of
+    :data:`NOT_MADE_REASONS`)."""
+    params: dict[str, object] = {
+        "amount": row.amount,
+        "currency": row.currency,
+        "payee": row.payee_name_masked,
+        "reason_msgid": NOT_MADE_REASONS[reason],
+    }
+    return notify.Note(row.customer_id, "payment_not_made", params, locale)
+
+
 def expire_stale_payments(rt: Runtime, limit: int = 500) -> int:
-    """Mark the stale unfinished payments expired (run by the worker); how many were."""
+    """Mark the stale unfinished payments expired and tell their customers (run by the worker);
+    how many were."""
     now = rt.clock.now()
     cutoff = now - timedelta(minutes=rt.policy.channels.draft_ttl_minutes)
     with rt.db.write() as session:
@@ -517,6 +540,9 @@ def expire_stale_payments(rt: Runtime, limit: int = 500) -> int:
         ).all()
         for row in stale:
             row.status = "expired"  # updated_at stays the customer's last step
+        notify.queue_many(
+            session.connection(), rt, [not_made_note(row, "expired") for row in stale]
+        )
     return len(stale)
 
 

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from ebank.audit import service as audit
@@ -21,7 +21,7 @@ from ebank.audit.service import AuditEntry
 from ebank.auth import service as auth
 from ebank.auth.models import CardPin
 from ebank.auth.passwords import hash_password, verify_password
-from ebank.channels.identity import IdentityCheck, SimulatedIdentityCheck
+from ebank.channels.identity import identity_check
 from ebank.channels.limits import Limits
 from ebank.channels.models import ChannelEnrolment, Payee, SignedAccount
 from ebank.common.actor import Actor
@@ -39,7 +39,7 @@ from ebank.ledger.clearing import PAYEE_ACCOUNT, PAYEE_ACCOUNT_PURPOSE, PAYEE_NA
 from ebank.ledger.models import Account
 from ebank.ledger.service import ACCOUNT_NUMBER_PURPOSE
 from ebank.notify import service as notify
-from ebank.notify.messages import CHANGE_LIMITS
+from ebank.notify.messages import CHANGE_CARD_PIN, CHANGE_LIMITS, CHANNEL_CHANGES
 from ebank.risk.assessment import EventKind, RiskEvent
 from ebank.runtime import Runtime
 
@@ -205,6 +205,8 @@ def _enrol(
         )
     now = rt.clock.now()
     contract = default_contract(rt)
+    if existing is not None:  # a closed contract, registered anew: its accounts were closed too
+        session.execute(delete(SignedAccount).where(SignedAccount.enrolment_id == existing.id))
     row = existing or ChannelEnrolment(customer_id=customer.id, channel=channel, created_at=now)
     row.status, row.status_reason, row.registered_via = "active", None, via
     row.per_transaction_limit = contract.per_transaction or 0
@@ -299,9 +301,7 @@ class SelfRegistration:
     channel: str = "online"
 
 
-def register_self_service(
-    rt: Runtime, request: SelfRegistration, identity: IdentityCheck | None = None
-) -> EnrolmentView:
+def register_self_service(rt: Runtime, request: SelfRegistration) -> EnrolmentView:
     """Register online with the card and its PIN, and a citizen-identity check; the card's
     account is signed with every function. The error never says which detail was wrong."""
     channel = _check_channel(request.channel)
@@ -315,7 +315,7 @@ def register_self_service(
     )
     card = _card_account(rt, request.card_number)
     pin_ok = card is not None and _pin_matches(rt, card.id, request.pin)
-    identity_ok = _identity_matches(rt, request, card, identity or SimulatedIdentityCheck())
+    identity_ok = _identity_matches(rt, request, card)
     if card is None:
         raise _registration_refused()
     with rt.db.write() as session:  # the PIN's failure count commits even when refused
@@ -385,15 +385,13 @@ def _count_pin(session: Session, rt: Runtime, account_id: int, *, pin_ok: bool) 
     return _registration_refused()
 
 
-def _identity_matches(
-    rt: Runtime, request: SelfRegistration, card: Account | None, identity: IdentityCheck
-) -> bool:
+def _identity_matches(rt: Runtime, request: SelfRegistration, card: Account | None) -> bool:
     try:
         number = normalize_resident_id(request.id_number)
     except ValueError:
         return False
     name = (request.name or "").strip()
-    if card is None or not name or not identity.matches(rt, name=name, id_number=number):
+    if card is None or not name or not identity_check(rt).matches(rt, name=name, id_number=number):
         return False
     with rt.db.read() as session:  # and the card belongs to that very person
         holder = session.execute(
@@ -428,6 +426,11 @@ def set_card_pin(rt: Runtime, actor: Actor, account_id: int, pin: str) -> None:
             session.add(row)
         row.pin_hash, row.failed_attempts, row.locked_at, row.updated_at = digest, 0, None, now
         audit.record(session, AuditEntry(actor, "card.pin_set", "account", str(account_id)), now)
+        if account.customer_id is not None:  # a card always has its holder
+            notify.queue(
+                session, rt, account.customer_id, "security_change", change_msgid=CHANGE_CARD_PIN
+            )
+    rt.courier.wake()
 
 
 # --- enrolments ---------------------------------------------------------------------------------
@@ -506,7 +509,12 @@ def change_enrolment_status(
             ),
             now,
         )
-        return _enrolment_view(session, row)
+        notify.queue(
+            session, rt, customer_id, "security_change", change_msgid=CHANNEL_CHANGES[change]
+        )
+        view = _enrolment_view(session, row)
+    rt.courier.wake()
+    return view
 
 
 def change_limits(

@@ -29,7 +29,15 @@ CHANGE_TOOL_REPLACED = N_("an authentication tool was replaced")
 CHANGE_TOOL_REVOKED = N_("an authentication tool was revoked")
 CHANGE_TOOL_DISABLED = N_("an authentication tool was disabled")
 CHANGE_TOOL_ENABLED = N_("an authentication tool was enabled")
+CHANGE_TOOL_RESET = N_("the failure counter of an authentication tool was reset")
+CHANGE_TOOL_RESYNCED = N_("an e-token was resynchronised")
 CHANGE_LIMITS = N_("your payment limits were changed")
+CHANGE_CARD_PIN = N_("the PIN of a card was set at the counter")
+CHANNEL_CHANGES = {
+    "suspend": N_("an e-banking channel was suspended"),
+    "resume": N_("an e-banking channel was resumed"),
+    "close": N_("an e-banking channel was closed"),
+}
 CHANGE_PASSWORD = N_("your password was changed")
 CHANGE_UNLOCKED = N_("your e-banking was unlocked")
 
@@ -88,6 +96,10 @@ MESSAGES: dict[str, Message] = {
     "payment_failed": Message(
         N_("Your payment of {amount} to {payee} did not go through: {reason_msgid}."),
         TIP_REFUNDS,
+    ),
+    "payment_not_made": Message(
+        N_("Your payment of {amount} to {payee} was not made: {reason_msgid}."),
+        TIP_NEVER_ASK_CODE,
     ),
     "payment_held": Message(
         N_(
