@@ -5,6 +5,7 @@ centre, and the same pages in English (logging in with an e-token code)."""
 
 from __future__ import annotations
 
+import base64
 import re
 from datetime import timedelta
 from urllib.parse import urlsplit
@@ -76,6 +77,27 @@ def _log_in_with_sms(visit: Visit) -> None:
     page.locator("#code").fill(_sms_code(visit))
     page.locator("#log-in").click()
     expect(page).to_have_url(re.compile(r"/bank$"))
+
+
+def _plug_in(visit: Visit, key: SoftUsbKey) -> None:
+    """The USB key's client software, as it appears to the page: ``window.ebankUsbKey.sign``,
+    which has the key sign the payload (here the software key, through Playwright)."""
+    visit.page.expose_function(
+        "ebankUsbKeySign", lambda payload: base64.b64encode(key.sign(payload.encode())).decode()
+    )
+    visit.page.add_init_script(
+        "window.ebankUsbKey = { sign: (payload) => window.ebankUsbKeySign(payload) };"
+    )
+
+
+def _log_in_with_usbkey(visit: Visit) -> None:
+    page = visit.page
+    page.locator("#login_name").fill(DEMO_ONLINE_LOGIN)
+    page.locator("#method-usbkey").check()
+    page.locator("#send-code").click()
+    expect(page.locator("#login-note")).to_contain_text("请插入U盾")
+    page.locator("#password").fill(DEMO_ONLINE_PASSWORD)
+    page.locator("#log-in").click()
 
 
 def _cookie(visit: Visit, name: str) -> dict[str, object]:
@@ -232,9 +254,11 @@ def test_report_a_usb_key_lost_then_paying_with_it_is_refused(
     page = visit.page
     rt = visit.server.rt
     key = SoftUsbKey()
-    tools.enrol_usbkey(
+    enrolled = tools.enrol_usbkey(
         rt, TELLER, _customer_id(visit), public_key_pem=key.public_key_pem().decode()
     )
+    key.certificate_pem = enrolled.certificate_pem.encode()
+    _plug_in(visit, key)
     visit.goto("/bank/login")
     _log_in_with_sms(visit)
 
@@ -273,6 +297,55 @@ def test_report_a_usb_key_lost_then_paying_with_it_is_refused(
     assert refused.status == 422, refused.text()
     assert refused.json()["code"] == "tool_unavailable"
     assert ledger.get_account(rt, company.id).balance == company.balance
+
+    # The pay page no longer offers it, and logging in with it on the login page is refused.
+    visit.goto("/bank/pay")
+    expect(page.locator("#method")).not_to_contain_text("U盾")
+    page.context.clear_cookies()
+    visit.goto("/bank/login")
+    _log_in_with_usbkey(visit)
+    expect(page.get_by_role("alert")).to_have_text(INCORRECT_ZH)
+    expect(page).to_have_url(re.compile(r"/bank/login$"))
+    assert not visit.foreign_requests()
+
+
+def test_log_in_and_pay_with_a_usb_key_above_the_two_factor_limit(
+    visit: Visit, request: pytest.FixtureRequest
+) -> None:
+    """The USB key's client software signs the login and the payment the page shows; with the
+    transaction password that is the strongest verification, so 8,000 goes through where two
+    factors stop at 5,000 a day."""
+    page = visit.page
+    rt = visit.server.rt
+    key = SoftUsbKey()
+    enrolled = tools.enrol_usbkey(
+        rt, TELLER, _customer_id(visit), public_key_pem=key.public_key_pem().decode()
+    )
+    key.certificate_pem = enrolled.certificate_pem.encode()
+    _clock(visit).advance(timedelta(days=3))  # a key issued today would hold a large transfer (S3)
+    _plug_in(visit, key)
+    company = _company_account(visit)
+    visit.goto("/bank/login")
+    _log_in_with_usbkey(visit)
+    expect(page).to_have_url(re.compile(r"/bank$"))
+
+    page.locator("nav").get_by_role("link", name="转账", exact=True).click()
+    page.get_by_label("收款人账号").fill(ledger.reveal_account_number(rt, company.id))
+    page.get_by_label("收款人户名").fill(DEMO_COMPANY.name)
+    page.get_by_label("金额（元）").fill("8000.00")
+    page.locator("#method").select_option("usbkey")
+    page.locator("#next").click()
+    expect(page.locator("h1")).to_have_text("确认转账")
+    expect(page.locator("#capitals")).to_have_text("捌仟元整")
+    expect(page.locator("#code-sent")).to_contain_text("U盾签名的正是这笔金额和收款人")
+    expect(page.locator("#code")).to_have_count(0)
+    visit.screenshot(f"bank-confirm-usbkey-zh-CN-{backend_id(request)}")
+
+    page.get_by_label("交易密码").fill(DEMO_TRANSACTION_PASSWORD)
+    page.locator("#pay").click()
+    expect(page.locator("h1")).to_have_text("转账结果")
+    expect(page.locator("#outcome")).to_have_text("转账成功。")
+    assert ledger.get_account(rt, company.id).balance == company.balance + 800_000
     assert not visit.foreign_requests()
 
 

@@ -68,12 +68,14 @@ METHODS: dict[str, Factor] = {
     "sms": Factor.SMS,
     "totp": Factor.TOTP,
     "hotp": Factor.HOTP,
+    "usbkey": Factor.USBKEY,
     "passkey": Factor.PASSKEY,
 }
 METHOD_LABELS: dict[str, str] = {
     "sms": N_("SMS code to your reserved mobile phone"),
     "totp": N_("E-token code"),
     "hotp": N_("Button token code (counter-based)"),
+    "usbkey": N_("USB key (its client software signs)"),
     "passkey": N_("Passkey (fingerprint, face or PIN of this device)"),
 }
 TOOL_KINDS: dict[str, str] = {
@@ -109,6 +111,12 @@ OUTCOMES: dict[str, str] = {
 }
 FINISHED = ("executed", "held", "blocked", "failed", "voided", "expired")
 PASSKEY_ANSWER_MAX = 16_384  # a WebAuthn answer as JSON (attestation objects are the largest)
+SIGN_PAYLOAD_MAX = 2_000  # what a USB key signs: the canonical JSON of the linked fields
+SIGNATURE_MAX = 512  # a USB key's signature, base64 DER (an ECDSA P-256 one is under 100)
+# The USB key's client software puts its signature in the form; none came back.
+USBKEY_SILENT = N_(
+    "The USB key did not sign. Insert it, check that its client software is running, and try again."
+)
 FORM_EXPIRED = N_("The form has expired; reload the page and try again.")
 
 
@@ -176,6 +184,8 @@ class LoginForm(BaseModel):
     challenge_id: str = Field("", max_length=64)
     code: str = Field("", max_length=16)
     credential: str = Field("", max_length=PASSKEY_ANSWER_MAX)
+    signature: str = Field("", max_length=SIGNATURE_MAX)
+    sign_payload: str = Field("", max_length=SIGN_PAYLOAD_MAX)  # shown again, never trusted
     csrf_token: str = Field("", max_length=64)
     next: str = Field(HOME, max_length=256)
 
@@ -213,10 +223,17 @@ def _login_page(
     note: str | None = None,
     status: int = 200,
     webauthn: dict[str, Any] | None = None,
+    sign_payload: str | None = None,
 ) -> Response:
     token = secrets.token_urlsafe(24)
     shown = form.model_copy(
-        update={"password": "", "code": "", "credential": "", "next": _safe_next(form.next)}
+        update={
+            "password": "",
+            "code": "",
+            "credential": "",
+            "signature": "",
+            "next": _safe_next(form.next),
+        }
     )
     response = render(
         request,
@@ -230,6 +247,7 @@ def _login_page(
         note=note,
         tip=TIP_NEVER_ASK_CODE,
         webauthn=webauthn,
+        sign_payload=sign_payload,
     )
     response.set_cookie(
         LOGIN_CSRF_COOKIE,
@@ -261,7 +279,7 @@ def login_code(request: Request, form: Annotated[LoginForm, Form()], rt: Rt) -> 
     if not form.login_name.strip():
         error = gettext("Enter your login name first.")
         return _login_page(request, rt, form, error=error, status=422)
-    if form.method not in ("sms", "passkey"):
+    if form.method not in ("sms", "passkey", "usbkey"):
         note = gettext("Enter the code your e-token shows now.")
         return _login_page(request, rt, form, note=note)
     try:
@@ -274,6 +292,10 @@ def login_code(request: Request, form: Annotated[LoginForm, Form()], rt: Rt) -> 
         note = gettext("Enter your login password, then press “Log in” and use your passkey.")
         ready = form.model_copy(update={"challenge_id": issued.id})
         return _login_page(request, rt, ready, note=note, webauthn=issued.webauthn)
+    if form.method == "usbkey":
+        note = gettext("Insert your USB key, enter your login password and press “Log in”.")
+        ready = form.model_copy(update={"challenge_id": issued.id})
+        return _login_page(request, rt, ready, note=note, sign_payload=issued.sign_payload)
     minutes = max(1, rt.policy.customer_auth.sms_code_ttl_seconds // 60)
     note = gettext(
         "A code was sent to your reserved mobile phone. It is valid for {minutes} minutes.",
@@ -296,6 +318,14 @@ def _login_refusal(form: LoginForm) -> str | None:
         return None
     if factor is Factor.SMS and not form.challenge_id:
         return gettext("Press “Send code” first, then enter the code you receive.")
+    if factor is Factor.USBKEY:
+        if not form.challenge_id:
+            return gettext("Press “Send code” first, then log in with your USB key.")
+        if not form.signature.strip():
+            return gettext(USBKEY_SILENT)
+        if not form.login_name.strip() or not form.password:
+            return gettext("Enter your login name and login password.")
+        return None
     if not form.login_name.strip() or not form.password or not form.code.strip():
         return gettext("Enter your login name, login password and verification code.")
     return None
@@ -330,7 +360,7 @@ def login_submit(request: Request, form: Annotated[LoginForm, Form()], rt: Rt) -
                 device_ref=device,
                 device_label=device_label(request.headers.get("user-agent", "")),
                 challenge_id=form.challenge_id if factor in CHALLENGED else None,
-                proof=_proof(form.code, form.credential, factor),
+                proof=_proof(form.code, form.credential, factor, form.signature),
                 ip=request.client.host if request.client else None,
             ),
         )
@@ -345,12 +375,15 @@ def login_submit(request: Request, form: Annotated[LoginForm, Form()], rt: Rt) -
     return response
 
 
-CHALLENGED = (Factor.SMS, Factor.PASSKEY)  # factors whose challenge the server issues first
+# factors whose challenge the server issues first
+CHALLENGED = (Factor.SMS, Factor.PASSKEY, Factor.USBKEY)
 
 
-def _proof(code: str, credential: str, factor: Factor) -> Proof:
+def _proof(code: str, credential: str, factor: Factor, signature: str = "") -> Proof:
     if factor is Factor.PASSKEY:
         return Proof(credential=_passkey_answer(credential) or {})
+    if factor is Factor.USBKEY:
+        return Proof(signature=signature.strip() or None)
     return Proof(code=code.strip() or None)
 
 
@@ -453,6 +486,7 @@ class ChallengeRef:
     method: str
     sent_to: str | None = None
     webauthn: dict[str, Any] | None = None  # a passkey's request options
+    sign_payload: str | None = None  # what a USB key signs
 
 
 def _new_request_id() -> str:
@@ -580,7 +614,9 @@ def pay_submit(
 def _challenge_of(issued: IssuedChallenge | None) -> ChallengeRef | None:
     if issued is None:
         return None
-    return ChallengeRef(issued.id, issued.method, issued.sent_to, issued.webauthn)
+    return ChallengeRef(
+        issued.id, issued.method, issued.sent_to, issued.webauthn, issued.sign_payload
+    )
 
 
 def _outcome(view: payments.PaymentView) -> str | None:
@@ -685,11 +721,16 @@ class AuthoriseForm(BaseModel):
     challenge_method: str = Field("", max_length=16)
     code: str = Field("", max_length=16)
     credential: str = Field("", max_length=PASSKEY_ANSWER_MAX)
+    signature: str = Field("", max_length=SIGNATURE_MAX)
+    sign_payload: str = Field("", max_length=SIGN_PAYLOAD_MAX)  # shown again, never trusted
     transaction_password: str = Field("", max_length=128)
 
 
 def _authorise_refusal(view: payments.PaymentView, form: AuthoriseForm) -> str | None:
-    answered = form.credential if form.challenge_method == "passkey" else form.code.strip()
+    answers = {"passkey": form.credential, "usbkey": form.signature.strip()}
+    answered = answers.get(form.challenge_method, form.code.strip())
+    if view.exemption is None and form.challenge_method == "usbkey" and not answered:
+        return gettext(USBKEY_SILENT)
     if view.exemption is None and not (form.challenge_id and answered):
         return gettext("Enter the verification code.")
     if not form.transaction_password:
@@ -709,7 +750,11 @@ def payment_authorise(
     how it ended. A wrong element keeps the form, without saying which one was wrong."""
     view = payments.get_payment(rt, caller.customer_id, payment_id)
     method = form.challenge_method if form.challenge_method in METHODS else "sms"
-    challenge = ChallengeRef(form.challenge_id, method) if form.challenge_id else None
+    challenge = (
+        ChallengeRef(form.challenge_id, method, sign_payload=form.sign_payload or None)
+        if form.challenge_id
+        else None
+    )
     refusal = _authorise_refusal(view, form)
     if refusal is not None:
         return _payment_page(
@@ -717,7 +762,7 @@ def payment_authorise(
         )
     authorisation = payments.Authorisation(
         challenge_id=form.challenge_id or None,
-        proof=_proof(form.code, form.credential, METHODS[method]),
+        proof=_proof(form.code, form.credential, METHODS[method], form.signature),
         transaction_password=form.transaction_password,
     )
     try:
