@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from ebank import __version__
@@ -18,6 +18,7 @@ from ebank.common.actor import SYSTEM
 from ebank.runtime import Runtime, build_runtime
 from ebank.web import problems
 from ebank.web.middleware import BodyLimitMiddleware, LocaleMiddleware
+from ebank.web.text import refuse_unreadable_text
 
 log = logging.getLogger(__name__)
 API_PREFIX = "/api/v1"
@@ -122,6 +123,7 @@ def create_app(rt: Runtime | None = None) -> FastAPI:
         docs_url=None,  # the bundled Swagger UI loads from a CDN; pages must work offline
         redoc_url=None,
         lifespan=lifespan,
+        dependencies=[Depends(refuse_unreadable_text)],
     )
     app.state.runtime = runtime
     problems.install(app)

@@ -1,4 +1,5 @@
-"""Every API route refuses the anonymous caller and every staff role its permission leaves out.
+"""Every API route refuses the anonymous caller and every staff role its permission leaves out;
+every online-banking page refuses every staff role.
 
 The routes and the permission each needs are read from the application itself, so a new route
 is covered the moment it exists (and fails here if it forgets to declare who may call it)."""
@@ -6,15 +7,19 @@ is covered the moment it exists (and fails here if it forgets to declare who may
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 import pytest
-from fastapi.routing import APIRoute
+from fastapi import FastAPI
+from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.testclient import TestClient
-from tests.conftest import StaffLogins
+from tests.conftest import STAFF_PASSWORD, StaffLogins
 
 from ebank.app import API_PREFIX, api_routers
+from ebank.channels.pages import GET_FALLBACKS, HOME
 from ebank.staff.permissions import Permission, Role, roles_with
+from ebank.web.security import page_customer
 
 PUBLIC = {
     ("GET", "/api/v1/health"),
@@ -53,7 +58,7 @@ def customer_routes() -> list[tuple[str, str]]:
         for router in api_routers()
         for route in router.routes
         if isinstance(route, APIRoute) and _is_customer_route(route)
-        for method in sorted(route.methods)
+        for method in sorted(route.methods or ())
     ]
 
 
@@ -62,7 +67,7 @@ def api_routes(client: TestClient) -> list[tuple[str, str, Permission | None]]:
     for router in api_routers():
         for route in router.routes:
             assert isinstance(route, APIRoute)
-            for method in sorted(route.methods):
+            for method in sorted(route.methods or ()):
                 routes.append((method, API_PREFIX + route.path, _permission(route)))
     return routes
 
@@ -181,3 +186,130 @@ def test_every_staff_role_is_refused_on_every_customer_route(
             response = _call(client, method, path, staff.headers(role))
             assert response.status_code == 403, (method, path, role, response.text)
             assert response.json()["code"] == "customers_only"
+
+
+# --- the customers' pages (/bank) ----------------------------------------------------------------
+
+PUBLIC_PAGES = {("GET", "/bank/login"), ("POST", "/bank/login"), ("POST", "/bank/login/code")}
+
+
+def _depends_on(route: APIRoute, call: Callable[..., Any]) -> bool:
+    pending = list(route.dependant.dependencies)
+    while pending:
+        dependency = pending.pop()
+        if dependency.call is call:
+            return True
+        pending.extend(dependency.dependencies)
+    return False
+
+
+def app_routes(app: FastAPI) -> list[tuple[str, str, APIRoute]]:
+    """(method, full path, route) of every route the application serves (its included routers
+    flattened, their prefixes applied)."""
+    return [
+        (method, context.path, context.original_route)
+        for context in iter_route_contexts(app.routes)
+        if isinstance(context.original_route, APIRoute) and context.path
+        for method in sorted(context.methods or ())
+    ]
+
+
+def _bank_routes(app: FastAPI) -> list[tuple[str, str, APIRoute]]:
+    return [(m, p, r) for m, p, r in app_routes(app) if p == HOME or p.startswith(HOME + "/")]
+
+
+def customer_page_routes(app: FastAPI) -> list[tuple[str, str]]:
+    """The online-banking pages that need a customer's session."""
+    return [(m, p) for m, p, route in _bank_routes(app) if _depends_on(route, page_customer)]
+
+
+def page_fallbacks(app: FastAPI) -> dict[tuple[str, str], str]:
+    """A form's address typed or reloaded (GET): where it sends the browser, as a template."""
+    return {
+        (m, p): GET_FALLBACKS[p.removeprefix(HOME)]
+        for m, p, route in _bank_routes(app)
+        if m == "GET"
+        and p.removeprefix(HOME) in GET_FALLBACKS
+        and not _depends_on(route, page_customer)
+    }
+
+
+def _app(client: TestClient) -> FastAPI:
+    app = client.app
+    assert isinstance(app, FastAPI)
+    return app
+
+
+def test_every_online_banking_page_needs_a_customer_or_is_known_to_be_open(
+    client: TestClient,
+) -> None:
+    app = _app(client)
+    pages = {(m, p) for m, p, _ in _bank_routes(app)}
+    open_pages = pages - set(customer_page_routes(app)) - page_fallbacks(app).keys()
+    assert open_pages == PUBLIC_PAGES
+    assert len(customer_page_routes(app)) > 15
+
+
+def _page_login(client: TestClient, staff: StaffLogins, role: Role) -> str:
+    """Log in through the staff portal's login form, as a browser does; returns the session's
+    CSRF token (the cookie the portal's forms carry)."""
+    staff.token(role)  # the user exists
+    form = client.get("/staff/login")
+    found = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
+    assert found is not None
+    response = client.post(
+        "/staff/login",
+        data={
+            "username": f"{role.value.replace('_', '')}1",
+            "password": STAFF_PASSWORD,
+            "csrf_token": found.group(1),
+            "next": "/staff",
+        },
+        follow_redirects=False,
+    )
+    assert response.status_code == 303, response.text
+    assert client.get("/staff", follow_redirects=False).status_code == 200  # the session works
+    csrf = client.cookies.get("ebank_csrf")
+    assert csrf
+    return str(csrf)
+
+
+def _refused_to_staff(response: Any, where: object) -> None:
+    assert response.status_code == 403, (where, response.status_code, response.text[:300])
+    assert response.headers["content-type"].startswith("text/html"), where
+    assert 'data-code="customers_only"' in response.text, where
+    assert "This part of the bank is for customers." in response.text, where
+
+
+@pytest.mark.parametrize("role", list(Role))
+def test_every_staff_role_is_refused_on_every_customer_page(
+    client: TestClient, staff: StaffLogins, role: Role
+) -> None:
+    """A staff session in the browser (the portal's cookie) opens no online-banking page, read or
+    write, whatever the role: the page answers 403 "for customers", it does not even send the
+    browser to the customers' login."""
+    app = _app(client)
+    csrf = _page_login(client, staff, role)
+    headers = {"Accept-Language": "en"}
+    assert len(customer_page_routes(app)) > 15
+    assert len(page_fallbacks(app)) > 5
+    for method, path in customer_page_routes(app):
+        concrete = _concrete(path)
+        if method == "GET":
+            response = client.get(concrete, headers=headers, follow_redirects=False)
+        else:
+            response = client.request(
+                method,
+                concrete,
+                data={"csrf_token": csrf},
+                headers=headers,
+                follow_redirects=False,
+            )
+        _refused_to_staff(response, (method, path, role))
+    for (method, path), target in page_fallbacks(app).items():
+        response = client.request(method, _concrete(path), headers=headers, follow_redirects=False)
+        assert response.status_code == 303, (method, path)
+        location = response.headers["location"]
+        assert location == _concrete(target), (method, path, location)
+        if (method, location) not in {(m, _concrete(p)) for m, p in PUBLIC_PAGES}:
+            _refused_to_staff(client.get(location, headers=headers), (path, location, role))

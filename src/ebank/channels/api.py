@@ -30,7 +30,7 @@ from ebank.channels.schemas import (
     ServiceOpenIn,
     WarningOut,
 )
-from ebank.common.errors import Unprocessable
+from ebank.common.errors import DomainError, Unprocessable
 from ebank.common.i18n import current_locale, gettext
 from ebank.common.money import format_amount
 from ebank.ledger import service as ledger
@@ -45,6 +45,7 @@ router = APIRouter(tags=["channels"])
 EntityPath = Annotated[int, Path(ge=1, le=MAX_ID)]
 PaymentPath = Annotated[str, Path(min_length=1, max_length=32)]
 ChannelPath = Annotated[str, Path(pattern=r"^(online|mobile|phone|tv)$")]
+PAYEE_FIELDS = {"payee_account": "account_number", "payee_name": "name", "payee_bank": "bank_code"}
 
 
 def payment_out(view: payments.PaymentView) -> PaymentOut:
@@ -139,6 +140,7 @@ def change_payment(
     rt: Runtime = Depends(runtime),
 ) -> PaymentOut:
     """Change amount, purpose or payee: earlier challenges stop working; confirm again."""
+    _require_a_change(body)
     new_payee = None
     if body.payee_id is not None or body.payee_account is not None:
         new_payee = payments.PaymentInput(
@@ -154,6 +156,21 @@ def change_payment(
         rt, caller, payment_id, amount=body.amount, purpose=body.purpose, payee=new_payee
     )
     return payment_out(view)
+
+
+def _require_a_change(body: PaymentChangeIn) -> None:
+    """A change names what changes: a payee's name or bank come with its account."""
+    payee = body.payee_id is not None or body.payee_account is not None
+    if (body.payee_name is not None or body.payee_bank is not None) and not payee:
+        raise Unprocessable(
+            "payee_account_required",
+            "Give the payee's account with its name and bank.",
+            field="payee_account",
+        )
+    if body.amount is None and body.purpose is None and not payee:
+        raise Unprocessable(
+            "nothing_to_change", "Give the amount, the purpose or the payee to change."
+        )
 
 
 @router.post("/me/payments/{payment_id}/confirm", response_model=PaymentOut)
@@ -379,14 +396,18 @@ def add_payee(
     caller: CustomerSession = Depends(current_customer),
     rt: Runtime = Depends(runtime),
 ) -> service.PayeeView:
-    return service.add_payee(
-        rt,
-        caller.customer_id,
-        account_number=body.account_number,
-        name=body.name,
-        bank_code=body.bank_code,
-        nickname=body.nickname,
-    )
+    try:
+        return service.add_payee(
+            rt,
+            caller.customer_id,
+            account_number=body.account_number,
+            name=body.name,
+            bank_code=body.bank_code,
+            nickname=body.nickname,
+        )
+    except DomainError as refusal:  # the payee checks name the payment's fields
+        refusal.field = PAYEE_FIELDS.get(refusal.field or "", refusal.field)
+        raise
 
 
 @router.delete("/me/payees/{payee_id}", status_code=status.HTTP_204_NO_CONTENT)

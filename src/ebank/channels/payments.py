@@ -731,15 +731,27 @@ def request_recall(
     return view
 
 
+def _earlier_hold(rt: Runtime, hold_id: str) -> int | None:
+    """The amount of this recall's hold if an earlier request placed it and it still holds."""
+    try:
+        transfer = ledger.get_transfer(rt, hold_id)
+    except NotFound:
+        return None
+    return int(transfer["amount"]) if transfer.get("pending_state") == "pending" else None
+
+
 def _hold_at_payee(
     rt: Runtime, caller: auth.CustomerSession, row: Payment
 ) -> tuple[str, int, str | None]:
     assert row.payee_account_id is not None
+    hold_id = f"{SYSTEM_ID_PREFIX}recall:{row.id}"
+    earlier = _earlier_hold(rt, hold_id)
+    if earlier is not None:  # placed by a request that failed after it: the same hold
+        return "held", earlier, hold_id
     available = ledger.get_account(rt, row.payee_account_id).available
     amount = min(row.amount, max(available, 0))
     if amount <= 0:
         return "requested", 0, None
-    hold_id = f"{SYSTEM_ID_PREFIX}recall:{row.id}"
     request = TransferRequest(
         id=hold_id,
         debit_account_id=row.payee_account_id,

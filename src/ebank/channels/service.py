@@ -59,7 +59,7 @@ PAYEE_PRODUCTS = (
     *PAYABLE_PRODUCTS,
     Product.PRECIOUS_METAL_MARGIN.value,
 )  # what a payment may credit
-PIN = re.compile(r"^\d{6}$")
+PIN = re.compile(r"^[0-9]{6}$")  # ASCII digits: \d takes any script's
 SERVICE_LABELS = {Product.PRECIOUS_METAL_MARGIN.value: N_("precious-metal two-way trading")}
 
 
@@ -304,6 +304,8 @@ class SelfRegistration:
 def register_self_service(rt: Runtime, request: SelfRegistration) -> EnrolmentView:
     """Register online with the card and its PIN, and a citizen-identity check; the card's
     account is signed with every function. The error never says which detail was wrong."""
+    if not PIN.match(request.pin or ""):  # no PIN at all: bad input, not a try at the card's
+        raise Unprocessable("invalid_pin", "A card PIN is 6 digits.", field="pin")
     channel = _check_channel(request.channel)
     if channel not in auth.LOGIN_CHANNELS:
         raise Unprocessable("invalid_channel", "Choose online or mobile banking.", field="channel")
@@ -522,6 +524,8 @@ def change_limits(
 ) -> EnrolmentView:
     """Change a channel's contract limits. A customer may only lower them; staff may set them up
     to the policy's default contract."""
+    if limits.per_transaction is None and limits.daily is None and limits.yearly is None:
+        raise Unprocessable("nothing_to_change", "Give at least one limit to change.")
     ceiling = default_contract(rt)
     now = rt.clock.now()
     with rt.db.write() as session:

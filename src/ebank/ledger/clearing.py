@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     from ebank.ledger.engine import AfterPost
 
 log = logging.getLogger(__name__)
-PAYEE_ACCOUNT = re.compile(r"^\d{8,32}$")
+PAYEE_ACCOUNT = re.compile(r"^[0-9]{8,32}$")  # ASCII digits: \d takes any script's
 PAYEE_ACCOUNT_PURPOSE = "payee.account"
 PAYEE_NAME_PURPOSE = "payee.name"
 _OUTBOUND = table_of(OutboundTransfer)

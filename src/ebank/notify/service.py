@@ -282,4 +282,6 @@ def mark_read(rt: Runtime, customer_id: int, notification_id: int) -> None:
             .values(read_at=rt.clock.now())
         )
         if done.rowcount == 0:  # type: ignore[attr-defined]
-            raise NotFound("notification_not_found", "No such notification.")
+            raise NotFound(
+                "notification_not_found", "No such notification.", field="notification_id"
+            )
