@@ -37,6 +37,7 @@ class OnlineCustomer:
     name: str
     device: str = field(default_factory=lambda: f"device-{uuid.uuid4().hex}")
     token: str | None = None
+    csrf: str | None = None  # what a cookie session's forms would carry
 
     def headers(self, locale: str = "en") -> dict[str, str]:
         headers = {"X-Device-Id": self.device, "Accept-Language": locale}
@@ -131,6 +132,7 @@ def login_with_sms(
     )
     assert response.status_code == 200, response.text
     customer.token = response.json()["token"]
+    customer.csrf = response.json()["csrf_token"]
     return customer
 
 

@@ -24,6 +24,7 @@ from tests.channels.banking import (
     OnlineCustomer,
     authorise_with_sms,
     last_code,
+    login_with_sms,
     online_customer,
     open_online_customer,
     pay,
@@ -154,26 +155,9 @@ def _as_seen_by_the_owner(rt: Runtime, client: TestClient, owned: Owned) -> dict
 def _log_in(rt: Runtime, client: TestClient, customer: OnlineCustomer) -> str:
     """Log in with password + SMS code; the customer gets the token, the caller the CSRF token
     its pages need."""
-    challenge = client.post(
-        f"{API}/customer/login/challenge",
-        json={"login_name": customer.login_name, "method": "sms"},
-        headers=customer.headers(),
-    )
-    assert challenge.status_code == 200, challenge.text
-    session = client.post(
-        f"{API}/customer/login",
-        json={
-            "login_name": customer.login_name,
-            "password": LOGIN_PASSWORD,
-            "method": "sms",
-            "challenge_id": challenge.json()["id"],
-            "code": last_code(rt, customer.mobile),
-        },
-        headers=customer.headers(),
-    )
-    assert session.status_code == 200, session.text
-    customer.token = session.json()["token"]
-    return str(session.json()["csrf_token"])
+    csrf = login_with_sms(rt, client, customer).csrf
+    assert csrf is not None
+    return csrf
 
 
 def _app(client: TestClient) -> FastAPI:
@@ -612,7 +596,7 @@ def test_activity_moves_the_idle_clock_on_within_its_touch_interval(
 def test_login_failures_share_one_counter_and_never_say_which_factor(
     rt: Runtime, client: TestClient, staff: StaffLogins, clock: ManualClock
 ) -> None:
-    from tests.channels.banking import LOGIN_PASSWORD, last_code
+    from tests.channels.banking import last_code
 
     customer = open_online_customer(rt, client, staff, 67)
     answers = []
@@ -701,7 +685,7 @@ def test_the_passkey_page_refuses_an_answer_that_is_not_a_passkeys(
     import json
     import re
 
-    from tests.channels.banking import LOGIN_PASSWORD, last_code
+    from tests.channels.banking import last_code
 
     from ebank.auth.models import AuthTool
 
