@@ -266,8 +266,15 @@ def test_suspending_online_banking_leaves_the_mobile_channel_usable(
         headers=staff.headers(Role.TELLER),
     )
     assert also_mobile.status_code == 201, also_mobile.text
+    assert _try_login(rt, client, clock, customer, channel="mobile").status_code == 200
+    on_the_phone = customer.headers()
+    online = OnlineCustomer(**{**customer.__dict__, "device": "online-browser", "token": None})
+    assert _try_login(rt, client, clock, online).status_code == 200
     suspended = _change_channel(client, staff, customer.customer_id, "online", "suspend")
     assert suspended.status_code == 200, suspended.text
+    assert client.get(f"{API}/me/accounts", headers=online.headers()).status_code == 401
+    still = client.get(f"{API}/me/accounts", headers=on_the_phone)  # the app's session goes on
+    assert still.status_code == 200, still.text
 
     _refused(_try_login(rt, client, clock, customer), 403, "channel_suspended")
     assert _try_login(rt, client, clock, customer, channel="mobile").status_code == 200

@@ -215,14 +215,20 @@ def _revoke_ids(session: Session, ids: set[int], now: datetime, reason: str) -> 
 
 
 def revoke_all_for(
-    session: Session, principal_kind: str, principal_id: int, now: datetime, reason: str
+    session: Session,
+    principal_kind: str,
+    principal_id: int,
+    now: datetime,
+    reason: str,
+    *,
+    channel: str | None = None,
 ) -> None:
-    session.execute(
-        update(AuthSession)
-        .where(
-            AuthSession.principal_kind == principal_kind,
-            AuthSession.principal_id == principal_id,
-            AuthSession.revoked_at.is_(None),
-        )
-        .values(revoked_at=now, revoked_reason=reason)
+    """End the principal's open sessions (only those of ``channel``, when given)."""
+    query = update(AuthSession).where(
+        AuthSession.principal_kind == principal_kind,
+        AuthSession.principal_id == principal_id,
+        AuthSession.revoked_at.is_(None),
     )
+    if channel is not None:
+        query = query.where(AuthSession.channel == channel)
+    session.execute(query.values(revoked_at=now, revoked_reason=reason))

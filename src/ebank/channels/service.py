@@ -479,7 +479,7 @@ STATUS_CHANGES = {
 def change_enrolment_status(
     rt: Runtime, actor: Actor, customer_id: int, channel: str, *, change: str, reason: str
 ) -> EnrolmentView:
-    """Suspend (sessions end at once), resume, or close a channel."""
+    """Suspend (the channel's sessions end at once), resume, or close a channel."""
     from ebank.auth.sessions import revoke_all_for
 
     reason = require_text("reason", reason, max_length=200)
@@ -498,7 +498,9 @@ def change_enrolment_status(
         before = _enrolment_audit(row)
         row.status, row.status_reason, row.updated_at = new_status, reason, now
         if new_status != "active":
-            revoke_all_for(session, "customer", customer_id, now, f"channel_{new_status}")
+            revoke_all_for(  # that channel's: the others are still the customer's to use
+                session, "customer", customer_id, now, f"channel_{new_status}", channel=row.channel
+            )
         audit.record(
             session,
             AuditEntry(
