@@ -109,9 +109,16 @@ def open_online_customer(
     )
 
 
-def login_with_sms(
-    rt: Runtime, client: TestClient, customer: OnlineCustomer, *, channel: str = "online"
-) -> OnlineCustomer:
+def sms_login(
+    rt: Runtime,
+    client: TestClient,
+    customer: OnlineCustomer,
+    *,
+    password: str = LOGIN_PASSWORD,
+    channel: str = "online",
+) -> Any:
+    """A login with ``password`` and the SMS code the phone received, whatever its answer; on
+    success the customer carries the new session."""
     challenge = client.post(
         f"{API}/customer/login/challenge",
         json={"login_name": customer.login_name, "method": "sms"},
@@ -122,7 +129,7 @@ def login_with_sms(
         f"{API}/customer/login",
         json={
             "login_name": customer.login_name,
-            "password": LOGIN_PASSWORD,
+            "password": password,
             "method": "sms",
             "challenge_id": challenge.json()["id"],
             "code": last_code(rt, customer.mobile),
@@ -130,9 +137,17 @@ def login_with_sms(
         },
         headers=customer.headers(),
     )
+    if response.status_code == 200:
+        customer.token = response.json()["token"]
+        customer.csrf = response.json()["csrf_token"]
+    return response
+
+
+def login_with_sms(
+    rt: Runtime, client: TestClient, customer: OnlineCustomer, *, channel: str = "online"
+) -> OnlineCustomer:
+    response = sms_login(rt, client, customer, channel=channel)
     assert response.status_code == 200, response.text
-    customer.token = response.json()["token"]
-    customer.csrf = response.json()["csrf_token"]
     return customer
 
 

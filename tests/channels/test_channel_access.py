@@ -28,6 +28,7 @@ from tests.channels.banking import (
     online_customer,
     open_online_customer,
     pay,
+    sms_login,
 )
 from tests.conftest import StaffLogins
 from tests.web.test_route_permissions import app_routes, customer_page_routes, page_fallbacks
@@ -685,28 +686,11 @@ def test_the_passkey_page_refuses_an_answer_that_is_not_a_passkeys(
     import json
     import re
 
-    from tests.channels.banking import last_code
-
     from ebank.auth.models import AuthTool
 
     customer = online_customer(rt, client, staff, 69)
     clock.advance(timedelta(seconds=61))  # one login code a minute
-    challenge = client.post(
-        f"{API}/customer/login/challenge",
-        json={"login_name": customer.login_name, "method": "sms"},
-        headers=customer.headers(),
-    ).json()
-    session = client.post(
-        f"{API}/customer/login",
-        json={
-            "login_name": customer.login_name,
-            "password": LOGIN_PASSWORD,
-            "method": "sms",
-            "challenge_id": challenge["id"],
-            "code": last_code(rt, customer.mobile),
-        },
-        headers=customer.headers(),
-    ).json()
+    session = sms_login(rt, client, customer).json()
     client.cookies.set("ebank_session", session["token"])
     client.cookies.set("ebank_csrf", session["csrf_token"])
     client.cookies.set("ebank_device", customer.device)

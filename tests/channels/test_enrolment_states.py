@@ -21,6 +21,7 @@ from tests.channels.banking import (
     online_customer,
     open_online_customer,
     pay,
+    sms_login,
 )
 from tests.conftest import StaffLogins
 from tests.factories import funded_account, individual, mobile, resident_id
@@ -47,28 +48,7 @@ def _try_login(
     """Password + SMS code, right both; the login's answer, whatever it is. On success the
     customer carries the new session."""
     clock.advance(SMS_RESEND)
-    headers = {"X-Device-Id": customer.device, "Accept-Language": "en"}
-    challenge = client.post(
-        f"{API}/customer/login/challenge",
-        json={"login_name": customer.login_name, "method": "sms"},
-        headers=headers,
-    )
-    assert challenge.status_code == 200, challenge.text
-    response = client.post(
-        f"{API}/customer/login",
-        json={
-            "login_name": customer.login_name,
-            "password": LOGIN_PASSWORD,
-            "method": "sms",
-            "challenge_id": challenge.json()["id"],
-            "code": last_code(rt, customer.mobile),
-            "channel": channel,
-        },
-        headers=headers,
-    )
-    if response.status_code == 200:
-        customer.token = response.json()["token"]
-    return response
+    return sms_login(rt, client, customer, channel=channel)
 
 
 def _change_channel(

@@ -12,8 +12,8 @@ from tests.channels.banking import (
     API,
     LOGIN_PASSWORD,
     OnlineCustomer,
-    last_code,
     online_customer,
+    sms_login,
     sms_messages,
 )
 from tests.conftest import StaffLogins
@@ -73,22 +73,7 @@ def test_security_changes_at_the_counter_and_online_are_sent_to_the_reserved_pho
     )
     for _ in range(rt.policy.customer_auth.max_failed_attempts):
         clock.advance(timedelta(seconds=61))  # one login code a minute
-        challenge = client.post(
-            f"{API}/customer/login/challenge",
-            json={"login_name": customer.login_name, "method": "sms"},
-            headers=customer.headers(),
-        ).json()
-        failed = client.post(
-            f"{API}/customer/login",
-            json={
-                "login_name": customer.login_name,
-                "password": "not-the-password-1",
-                "method": "sms",
-                "challenge_id": challenge["id"],
-                "code": last_code(rt, customer.mobile),
-            },
-            headers=customer.headers(),
-        )
+        failed = sms_login(rt, client, customer, password="not-the-password-1")
     assert failed.json()["code"] == "customer_locked"
     step("POST", f"/customers/{customer.customer_id}/unlock", "your e-banking was unlocked")
     channel = f"/customers/{customer.customer_id}/channels/online"
