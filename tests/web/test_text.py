@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from ebank.web.text import first_unreadable
+from ebank.web.text import SUSPECT_ESCAPE, first_unreadable
 
 
 @pytest.mark.parametrize(
@@ -32,3 +32,19 @@ def test_a_deeply_nested_value_is_walked_without_recursion() -> None:
     for _ in range(5_000):
         value = [value]
     assert first_unreadable(value) == ".".join(["0"] * 5_000)
+
+
+@pytest.mark.parametrize(
+    ("body", "suspect"),
+    [
+        (b'{"name": "\\u0000"}', True),
+        (b'{"name": "\\ud800"}', True),
+        (b'{"name": "\\uDFFF"}', True),
+        (b'{"name": "\\u738b\\u4e94", "amount": 100}', False),  # escaped Chinese: not parsed again
+        (b'{"amount": 100}', False),
+    ],
+)
+def test_only_a_body_that_may_hold_such_a_character_is_parsed_again(
+    body: bytes, suspect: bool
+) -> None:
+    assert bool(SUSPECT_ESCAPE.search(body)) is suspect
