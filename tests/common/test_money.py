@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
-from decimal import Decimal
+from decimal import Decimal, localcontext
 from typing import Any
 
 import pytest
+from babel.numbers import format_currency
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -215,6 +216,27 @@ def test_minor_functions_refuse_non_int(value: Any) -> None:
 )
 def test_format_amount(minor: int, currency: str, locale: str, text: str) -> None:
     assert format_amount(minor, currency, locale) == text
+
+
+def babel_format_currency(minor: int, currency: str, locale: str) -> str:
+    """Babel's own ``format_currency``, the reference :func:`format_amount` must agree with."""
+    exponent = currency_exponent(currency)
+    amount = Decimal(minor).scaleb(-exponent)
+    with localcontext() as context:
+        context.prec = 60
+        text: str = format_currency(amount, currency, locale=locale.replace("-", "_"))
+        return text
+
+
+@given(
+    minor=st.integers(min_value=-(10**20), max_value=10**20),
+    currency=st.sampled_from(["CNY", "USD", "JPY", "KWD", "EUR"]),
+    locale=st.sampled_from(["zh-CN", "en", "de", "fr", "ar", "en_IN", "hi", "de_CH"]),
+)
+def test_format_amount_is_babels_text(minor: int, currency: str, locale: str) -> None:
+    """The plain layouts are written without Babel; every locale, plain or not (Indian grouping,
+    Swiss signs), still reads as Babel writes it."""
+    assert format_amount(minor, currency, locale) == babel_format_currency(minor, currency, locale)
 
 
 @pytest.mark.parametrize("locale", ["xx-YY", "", "not a locale"])
