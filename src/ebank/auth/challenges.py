@@ -242,7 +242,7 @@ _LOCKED_TOOLS = (
 def active_tools(session: Session, customer_ids: Sequence[int]) -> dict[int, list[ActiveTool]]:
     """The active tools of these customers, by customer (one query)."""
     found: dict[int, list[ActiveTool]] = {customer_id: [] for customer_id in customer_ids}
-    for row in session.execute(_ACTIVE_TOOLS, {"ids": sorted(set(customer_ids))}):
+    for row in session.connection().execute(_ACTIVE_TOOLS, {"ids": sorted(set(customer_ids))}):
         found.setdefault(row.customer_id, []).append(ActiveTool(*row))
     return found
 

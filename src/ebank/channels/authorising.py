@@ -134,7 +134,7 @@ class _AuthorisationContext:
             for r in requests
             if r.authorisation.challenge_id in found
         ]
-        enrolments = session.execute(_ENROLMENTS, {"ids": customer_ids}).all()
+        enrolments = session.connection().execute(_ENROLMENTS, {"ids": customer_ids}).all()
         known = cls(
             credentials={row.customer_id: row for row in credentials},
             payments={row.id: row for row, _masked in payments},
@@ -258,7 +258,7 @@ def _used(
     local = rt.clock.now().astimezone(rt.policy.zone)
     day_start = local.replace(hour=0, minute=0, second=0, microsecond=0)
     year_start = day_start.replace(month=1, day=1)
-    rows = session.execute(
+    rows = session.connection().execute(
         _USED, {"ids": customer_ids, "day_start": day_start, "year_start": year_start}
     )
     used: dict[tuple[int, str], list[int]] = defaultdict(lambda: [0, 0])

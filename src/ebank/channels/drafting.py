@@ -154,7 +154,7 @@ def _existing(session: Session, requests: list[DraftRequest]) -> dict[tuple[int,
     """Payments made earlier under the batch's request ids (usually none: the full rows are
     read only for those)."""
     wanted = {(r.caller.customer_id, r.data.request_id) for r in requests}
-    found = session.execute(
+    found = session.connection().execute(
         _EXISTING,
         {
             "request_ids": sorted({request_id for _customer, request_id in wanted}),
@@ -178,7 +178,7 @@ class _CustomersContext:
 
     @classmethod
     def read(cls, session: Session, customer_ids: list[int]) -> _CustomersContext:
-        counters = session.execute(_EXEMPT_COUNTERS, {"ids": customer_ids})
+        counters = session.connection().execute(_EXEMPT_COUNTERS, {"ids": customer_ids})
         return cls(
             tools=challenges.active_tools(session, customer_ids),
             exempt={row.customer_id: (row.exempt_count, row.exempt_amount) for row in counters},

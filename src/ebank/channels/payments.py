@@ -422,7 +422,7 @@ def payee_habits(
     hashes = sorted(set(payee_hashes))
     if not hashes:
         return found
-    rows = session.execute(
+    rows = session.connection().execute(
         _HABITS,
         {
             "customer_ids": sorted(set(customer_ids)),

@@ -629,7 +629,7 @@ def signed_accounts_in(
 ) -> dict[SignedKey, SignedSource | Forbidden]:
     """For each (customer, channel, account): the account, if it is signed to that customer's
     live channel for ``function``, or the refusal — all in one query."""
-    rows = session.execute(_SIGNED[function], {"account_ids": sorted({key[2] for key in wanted})})
+    rows = session.connection().execute(_SIGNED[function], {"account_ids": sorted({key[2] for key in wanted})})
     allowed = {
         (customer_id, channel, account_id): SignedSource(
             account_id,
@@ -846,7 +846,7 @@ def resolve_payees_in(
     accounts = (
         {
             row.number_hash: row
-            for row in session.execute(_PAYEE_ACCOUNTS, {"hashes": sorted(set(hashes.values()))})
+            for row in session.connection().execute(_PAYEE_ACCOUNTS, {"hashes": sorted(set(hashes.values()))})
         }
         if hashes
         else {}
