@@ -15,12 +15,13 @@ from typing import Any
 
 import psycopg
 import pytest
-from sqlalchemy import Connection, Engine, event, func, insert, or_, select, text
+from sqlalchemy import Connection, Engine, event, func, insert, literal, or_, select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from ebank.auth.models import AuthChallenge, AuthTool
 from ebank.customers.models import Customer
 from ebank.db import (
+    DirectRead,
     NewRows,
     among,
     bulk_insert,
@@ -754,3 +755,67 @@ def test_is_transient_recognises_a_real_lock_conflict_and_not_a_constraint(rt: R
     with pytest.raises(IntegrityError) as duplicate, rt.db.write_connection() as conn:
         bulk_insert(conn, _ACCOUNTS, [account_row(None, code)])
     assert not is_transient(duplicate.value)
+
+
+# --- DirectRead --------------------------------------------------------------------------------
+
+_DIRECT_CUSTOMERS = DirectRead(
+    select(Customer.id, Customer.kind, Customer.created_at, literal("seen").label("mark"))
+    .where(among(Customer.id, "ids"), one_of(Customer.kind, ["individual", "company"]))
+    .order_by(Customer.id)
+)
+
+
+def test_direct_read_gives_what_sqlalchemy_gives_on_every_run(rt: Runtime) -> None:
+    """The first run goes through SQLAlchemy, the next ones straight to the driver (on
+    PostgreSQL): the same rows, named the same, values converted the same."""
+    first, second, third = new_customers(rt, 3)
+    with rt.db.read_connection() as conn:
+        expected = [
+            tuple(row) for row in conn.execute(_DIRECT_CUSTOMERS.statement, {"ids": [first, third]})
+        ]
+        runs = [_DIRECT_CUSTOMERS.rows(conn, {"ids": [third, first]}) for _ in range(3)]
+        assert conn.execute(_DIRECT_CUSTOMERS.statement, {"ids": []}).all() == []
+        assert _DIRECT_CUSTOMERS.rows(conn, {"ids": [second + 1_000]}) == []
+    assert len(expected) == 2
+    for rows in runs:
+        assert [tuple(row) for row in rows] == expected
+        assert [row.id for row in rows] == [first, third]
+        assert {row.mark for row in rows} == {"seen"}
+        assert all(row.created_at.utcoffset() == timedelta(0) for row in rows)
+
+
+@ON_POSTGRES_ONLY
+def test_direct_read_gives_utc_datetimes_whatever_the_connection_time_zone(rt: Runtime) -> None:
+    (customer,) = new_customers(rt, 1)
+    with rt.db.write_connection() as conn:
+        _DIRECT_CUSTOMERS.rows(conn, {"ids": [customer]})  # the first run, through SQLAlchemy
+        conn.exec_driver_sql("SET LOCAL TIME ZONE 'Asia/Shanghai'")
+        [row] = _DIRECT_CUSTOMERS.rows(conn, {"ids": [customer]})
+        stored = conn.execute(select(Customer.created_at).where(Customer.id == customer)).scalar()
+    assert row.created_at.tzinfo is UTC
+    assert row.created_at == stored
+
+
+@ON_POSTGRES_ONLY
+def test_direct_read_raises_driver_errors_as_sqlalchemy_does(rt: Runtime) -> None:
+    """A lock conflict met on the driver is a DBAPIError that may be retried, as the batches
+    expect."""
+    accounts = internal_accounts(rt)
+    code = min(accounts)
+    locking = DirectRead(
+        select(Account.id).where(among(Account.code, "codes")).with_for_update(nowait=True)
+    )
+    with rt.db.write_connection() as holder:
+        locking.rows(holder, {"codes": [code]})  # the first run, through SQLAlchemy
+        assert [row.id for row in locking.rows(holder, {"codes": [code]})] == [accounts[code]]
+        with pytest.raises(DBAPIError) as raised, rt.db.write_connection() as other:
+            locking.rows(other, {"codes": [code]})
+    assert is_transient(raised.value)
+    assert isinstance(raised.value.orig, psycopg.errors.LockNotAvailable)
+
+
+def test_direct_read_refuses_an_expanding_parameter_when_built() -> None:
+    """``in_`` renders its values at each execution: such a statement cannot be sent as it is."""
+    with pytest.raises(TypeError, match="one_of"):
+        DirectRead(select(Customer.id).where(Customer.kind.in_(["individual"])))

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from ebank.audit.chain import ChainedRecord, ChainReport, canonical_json, record_hash, verify_chain
 from ebank.audit.models import GENESIS_HASH, AuditHead, AuditRecord
 from ebank.common.actor import Actor
-from ebank.db import json_insert, table_of
+from ebank.db import DirectRead, driver_execute, json_insert, table_of
 
 HEAD_ID = 1
 _RECORDS = table_of(AuditRecord)
@@ -62,7 +62,8 @@ def append(conn: Connection, entries: Sequence[AuditEntry], at: datetime) -> Non
         rows.append(row)
     if conn.dialect.name == "postgresql":  # the records and the new head in one statement
         inserted, document = json_insert(_RECORDS, rows, "rows")
-        conn.exec_driver_sql(
+        driver_execute(
+            conn,
             f"WITH appended AS ({inserted}) "  # noqa: S608 -- the insert is built from the table's own columns
             "UPDATE audit_head SET seq = %(seq)s, hash = %(hash)s WHERE id = %(head)s",
             {"rows": document, "seq": seq, "hash": prev, "head": HEAD_ID},
@@ -77,7 +78,7 @@ def record(session: Session, entry: AuditEntry, at: datetime) -> None:
     append(session.connection(), [entry], at)
 
 
-_HEAD = (
+_HEAD = DirectRead(
     select(AuditHead.seq, AuditHead.hash)
     .where(AuditHead.id == HEAD_ID)
     .with_for_update(
@@ -92,7 +93,7 @@ _MOVE_HEAD = (
 
 
 def _lock_head(conn: Connection) -> tuple[int, str]:
-    head = conn.execute(_HEAD).one_or_none()
+    head = next(iter(_HEAD.rows(conn)), None)
     if head is None:
         conn.execute(insert(AuditHead).values(id=HEAD_ID, seq=0, hash=GENESIS_HASH))
         return 0, GENESIS_HASH

@@ -26,7 +26,7 @@ from ebank.auth.authority import bank_ca
 from ebank.auth.models import AuthChallenge, AuthTool
 from ebank.auth.strength import Factor
 from ebank.common.errors import Conflict, TooManyRequests, Unprocessable
-from ebank.db import among
+from ebank.db import DirectRead, among
 from ebank.notify import service as notify
 from ebank.runtime import Runtime
 
@@ -211,7 +211,7 @@ def _padded(text: str) -> str:
     return text + "=" * (-len(text) % 4)
 
 
-_ACTIVE_TOOLS = (
+_ACTIVE_TOOLS = DirectRead(
     select(AuthTool.id, AuthTool.customer_id, AuthTool.kind, AuthTool.credential_id)
     .where(among(AuthTool.customer_id, "ids"), AuthTool.status == "active")
     .order_by(AuthTool.id)
@@ -242,7 +242,7 @@ _LOCKED_TOOLS = (
 def active_tools(session: Session, customer_ids: Sequence[int]) -> dict[int, list[ActiveTool]]:
     """The active tools of these customers, by customer (one query)."""
     found: dict[int, list[ActiveTool]] = {customer_id: [] for customer_id in customer_ids}
-    for row in session.connection().execute(_ACTIVE_TOOLS, {"ids": sorted(set(customer_ids))}):
+    for row in _ACTIVE_TOOLS.rows(session.connection(), {"ids": sorted(set(customer_ids))}):
         found.setdefault(row.customer_id, []).append(ActiveTool(*row))
     return found
 

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from ebank.auth.models import AuthSession, CustomerDevice
 from ebank.batching import Batcher
-from ebank.db import Database, among, one_of
+from ebank.db import Database, DirectRead, among, one_of
 
 if TYPE_CHECKING:
     from ebank.runtime import Runtime
@@ -105,7 +105,7 @@ _LIVE_COLUMNS = (
 )
 
 
-_BY_TOKEN = (
+_BY_TOKEN = DirectRead(
     select(AuthSession.token_hash, *_LIVE_COLUMNS)
     .outerjoin(CustomerDevice, CustomerDevice.id == AuthSession.device_id)
     .where(among(AuthSession.token_hash, "digests"))
@@ -130,7 +130,7 @@ def touch_sessions(
     :data:`TOUCH_FRACTION`)."""
     digests = [token_digest(token) for token in tokens]
     with db.read_connection() as conn:
-        rows = {row.token_hash: row for row in conn.execute(_BY_TOKEN, {"digests": digests})}
+        rows = {row.token_hash: row for row in _BY_TOKEN.rows(conn, {"digests": digests})}
     found: list[ActiveSession | None] = []
     ended: dict[str, set[int]] = {}
     touched: set[int] = set()

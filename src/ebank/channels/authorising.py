@@ -53,7 +53,7 @@ from ebank.channels.payments import (
     view_of,
 )
 from ebank.common.errors import Conflict, DomainError, NotFound, Unprocessable
-from ebank.db import Base, UTCDateTime, among, bulk_update
+from ebank.db import Base, DirectRead, UTCDateTime, among, bulk_update, one_of
 from ebank.ledger import clearing
 from ebank.ledger import service as ledger
 from ebank.ledger.accounts import Product
@@ -134,7 +134,7 @@ class _AuthorisationContext:
             for r in requests
             if r.authorisation.challenge_id in found
         ]
-        enrolments = session.connection().execute(_ENROLMENTS, {"ids": customer_ids}).all()
+        enrolments = _ENROLMENTS.rows(session.connection(), {"ids": customer_ids})
         known = cls(
             credentials={row.customer_id: row for row in credentials},
             payments={row.id: row for row, _masked in payments},
@@ -211,7 +211,7 @@ _PAYMENTS = (
     .order_by(Payment.id)
     .with_for_update(of=Payment, key_share=True)
 )
-_ENROLMENTS = (
+_ENROLMENTS = DirectRead(
     select(
         ChannelEnrolment.customer_id,
         ChannelEnrolment.channel,
@@ -223,7 +223,7 @@ _ENROLMENTS = (
     .order_by(ChannelEnrolment.id)
     .with_for_update(key_share=True)
 )
-_USED = (
+_USED = DirectRead(
     select(
         Payment.customer_id,
         Payment.channel,
@@ -243,7 +243,7 @@ _USED = (
     )
     .where(
         among(Payment.customer_id, "ids"),
-        Payment.status.in_(LIVE),
+        one_of(Payment.status, LIVE),
         Payment.created_at >= bindparam("year_start", type_=UTCDateTime()),
     )
     .group_by(Payment.customer_id, Payment.channel)
@@ -258,8 +258,9 @@ def _used(
     local = rt.clock.now().astimezone(rt.policy.zone)
     day_start = local.replace(hour=0, minute=0, second=0, microsecond=0)
     year_start = day_start.replace(month=1, day=1)
-    rows = session.connection().execute(
-        _USED, {"ids": customer_ids, "day_start": day_start, "year_start": year_start}
+    rows = _USED.rows(
+        session.connection(),
+        {"ids": customer_ids, "day_start": day_start, "year_start": year_start},
     )
     used: dict[tuple[int, str], list[int]] = defaultdict(lambda: [0, 0])
     for customer_id, channel, today, year in rows:

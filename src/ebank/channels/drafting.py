@@ -47,7 +47,7 @@ from ebank.channels.payments import (
     view_of,
 )
 from ebank.common.errors import Conflict, DomainError, Unprocessable
-from ebank.db import NewRows, among, to_json
+from ebank.db import DirectRead, NewRows, among, to_json
 from ebank.ledger import service as ledger
 from ebank.ledger.clearing import PAYEE_ACCOUNT_PURPOSE, PAYEE_NAME_PURPOSE
 from ebank.ledger.models import Account
@@ -59,15 +59,19 @@ from ebank.runtime import Runtime
 Outcome = PaymentView | DomainError
 R = TypeVar("R")
 
-_EXISTING = select(Payment.id, Payment.customer_id, Payment.request_id).where(
-    among(Payment.request_id, "request_ids"), among(Payment.customer_id, "customer_ids")
+_EXISTING = DirectRead(
+    select(Payment.id, Payment.customer_id, Payment.request_id).where(
+        among(Payment.request_id, "request_ids"), among(Payment.customer_id, "customer_ids")
+    )
 )
 _BY_ID = select(Payment).where(among(Payment.id, "ids"))
-_EXEMPT_COUNTERS = select(
-    CustomerCredential.customer_id,
-    CustomerCredential.exempt_count,
-    CustomerCredential.exempt_amount,
-).where(among(CustomerCredential.customer_id, "ids"))
+_EXEMPT_COUNTERS = DirectRead(
+    select(
+        CustomerCredential.customer_id,
+        CustomerCredential.exempt_count,
+        CustomerCredential.exempt_amount,
+    ).where(among(CustomerCredential.customer_id, "ids"))
+)
 _LOCKED = (
     select(Payment)
     .where(among(Payment.id, "ids"))
@@ -154,13 +158,13 @@ def _existing(session: Session, requests: list[DraftRequest]) -> dict[tuple[int,
     """Payments made earlier under the batch's request ids (usually none: the full rows are
     read only for those)."""
     wanted = {(r.caller.customer_id, r.data.request_id) for r in requests}
-    found = session.connection().execute(
-        _EXISTING,
+    found = _EXISTING.rows(
+        session.connection(),
         {
             "request_ids": sorted({request_id for _customer, request_id in wanted}),
             "customer_ids": sorted({customer for customer, _request_id in wanted}),
         },
-    ).all()
+    )
     ids = [row.id for row in found if (row.customer_id, row.request_id) in wanted]
     if not ids:
         return {}
@@ -178,7 +182,7 @@ class _CustomersContext:
 
     @classmethod
     def read(cls, session: Session, customer_ids: list[int]) -> _CustomersContext:
-        counters = session.connection().execute(_EXEMPT_COUNTERS, {"ids": customer_ids})
+        counters = _EXEMPT_COUNTERS.rows(session.connection(), {"ids": customer_ids})
         return cls(
             tools=challenges.active_tools(session, customer_ids),
             exempt={row.customer_id: (row.exempt_count, row.exempt_amount) for row in counters},

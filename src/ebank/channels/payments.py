@@ -52,7 +52,7 @@ from ebank.common.errors import Conflict, NotFound, Unprocessable
 from ebank.common.i18n import N_, current_locale
 from ebank.common.masking import mask_card_number, mask_name
 from ebank.common.money import amount_in_chinese_capitals
-from ebank.db import among
+from ebank.db import DirectRead, among, one_of
 from ebank.ledger import clearing
 from ebank.ledger import service as ledger
 from ebank.ledger.clearing import PAYEE_ACCOUNT_PURPOSE, PAYEE_NAME_PURPOSE
@@ -400,17 +400,19 @@ _RANKED = (
     .where(
         among(Payment.customer_id, "customer_ids"),
         among(Payment.payee_hash, "hashes"),
-        Payment.status.in_(LIVE),
+        one_of(Payment.status, LIVE),
     )
     .subquery()
 )
-_HABITS = select(
-    _RANKED.c.customer_id,
-    _RANKED.c.payee_hash,
-    _RANKED.c.amount,
-    _RANKED.c.created_at,
-    _RANKED.c.first_paid,
-).where(_RANKED.c.recency <= bindparam("last"))
+_HABITS = DirectRead(
+    select(
+        _RANKED.c.customer_id,
+        _RANKED.c.payee_hash,
+        _RANKED.c.amount,
+        _RANKED.c.created_at,
+        _RANKED.c.first_paid,
+    ).where(_RANKED.c.recency <= bindparam("last"))
+)
 
 
 def payee_habits(
@@ -422,8 +424,8 @@ def payee_habits(
     hashes = sorted(set(payee_hashes))
     if not hashes:
         return found
-    rows = session.connection().execute(
-        _HABITS,
+    rows = _HABITS.rows(
+        session.connection(),
         {
             "customer_ids": sorted(set(customer_ids)),
             "hashes": hashes,

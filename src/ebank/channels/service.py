@@ -32,7 +32,7 @@ from ebank.common.validation import require_text
 from ebank.common.validators import normalize_resident_id
 from ebank.customers.models import Customer, CustomerDocument
 from ebank.customers.service import DOCUMENT_PURPOSE, NAME_PURPOSE
-from ebank.db import among
+from ebank.db import DirectRead, among
 from ebank.ledger import service as ledger
 from ebank.ledger.accounts import Product
 from ebank.ledger.clearing import PAYEE_ACCOUNT, PAYEE_ACCOUNT_PURPOSE, PAYEE_NAME_PURPOSE
@@ -600,22 +600,24 @@ class SignedSource:
 
 
 _SIGNED = {
-    function: select(
-        ChannelEnrolment.customer_id,
-        ChannelEnrolment.channel,
-        column,
-        Account.id,
-        Account.currency,
-        Account.number_masked,
-        Account.normal_side,
-        Account.debits_posted,
-        Account.credits_posted,
-        Account.debits_pending,
-        Account.credits_pending,
+    function: DirectRead(
+        select(
+            ChannelEnrolment.customer_id,
+            ChannelEnrolment.channel,
+            column,
+            Account.id,
+            Account.currency,
+            Account.number_masked,
+            Account.normal_side,
+            Account.debits_posted,
+            Account.credits_posted,
+            Account.debits_pending,
+            Account.credits_pending,
+        )
+        .join(SignedAccount, SignedAccount.account_id == Account.id)
+        .join(ChannelEnrolment, ChannelEnrolment.id == SignedAccount.enrolment_id)
+        .where(among(Account.id, "account_ids"), ChannelEnrolment.status == "active")
     )
-    .join(SignedAccount, SignedAccount.account_id == Account.id)
-    .join(ChannelEnrolment, ChannelEnrolment.id == SignedAccount.enrolment_id)
-    .where(among(Account.id, "account_ids"), ChannelEnrolment.status == "active")
     for function, column in (
         ("query", SignedAccount.can_query),
         ("transfer", SignedAccount.can_transfer),
@@ -629,7 +631,9 @@ def signed_accounts_in(
 ) -> dict[SignedKey, SignedSource | Forbidden]:
     """For each (customer, channel, account): the account, if it is signed to that customer's
     live channel for ``function``, or the refusal — all in one query."""
-    rows = session.connection().execute(_SIGNED[function], {"account_ids": sorted({key[2] for key in wanted})})
+    rows = _SIGNED[function].rows(
+        session.connection(), {"account_ids": sorted({key[2] for key in wanted})}
+    )
     allowed = {
         (customer_id, channel, account_id): SignedSource(
             account_id,
@@ -821,7 +825,7 @@ def parse_payee(
     return PayeeDetails(number, name, bank)
 
 
-_PAYEE_ACCOUNTS = (
+_PAYEE_ACCOUNTS = DirectRead(
     select(
         Account.number_hash, Account.id, Account.product, Account.customer_id, Customer.name_hash
     )
@@ -846,7 +850,9 @@ def resolve_payees_in(
     accounts = (
         {
             row.number_hash: row
-            for row in session.connection().execute(_PAYEE_ACCOUNTS, {"hashes": sorted(set(hashes.values()))})
+            for row in _PAYEE_ACCOUNTS.rows(
+                session.connection(), {"hashes": sorted(set(hashes.values()))}
+            )
         }
         if hashes
         else {}

@@ -18,7 +18,7 @@ from sqlalchemy import Connection, bindparam, func, literal, select, text, union
 from ebank.audit import service as audit
 from ebank.audit.service import AuditEntry
 from ebank.common.actor import Actor
-from ebank.db import among, bulk_insert, json_insert, table_of, to_json
+from ebank.db import DirectRead, among, bulk_insert, driver_execute, json_insert, table_of, to_json
 from ebank.ledger.models import Account, PendingTransfer, RejectedTransfer, Transfer
 from ebank.ledger.posting import (
     AccountState,
@@ -179,26 +179,30 @@ def transfer_audit_entry(
 def _lock_ids(conn: Connection, ids: list[str]) -> None:
     """Serialise concurrent batches that carry the same request id (in other processes), so an id
     can never both fail in one and succeed in another."""
-    conn.execute(
-        text(
-            "SELECT pg_advisory_xact_lock(hashtextextended(x, 0)) FROM unnest(CAST(:ids AS text[])) AS x"
-        ),
-        {"ids": sorted(set(ids))},
+    _LOCK_IDS.rows(conn, {"ids": sorted(set(ids))})
+
+
+_LOCK_IDS = DirectRead(
+    text(
+        "SELECT pg_advisory_xact_lock(hashtextextended(x, 0)) FROM unnest(CAST(:ids AS text[])) AS x"
     )
+)
 
 
 # Statements built once (list parameters bound at execution: see :func:`ebank.db.among`).
-_SEEN = union_all(
-    select(_TRANSFERS.c.id, literal("posted").label("outcome")).where(
-        among(_TRANSFERS.c.id, "ids")
-    ),
-    select(_REJECTED.c.id, literal("rejected").label("outcome")).where(
-        among(_REJECTED.c.id, "ids")
-    ),
+_SEEN = DirectRead(
+    union_all(
+        select(_TRANSFERS.c.id, literal("posted").label("outcome")).where(
+            among(_TRANSFERS.c.id, "ids")
+        ),
+        select(_REJECTED.c.id, literal("rejected").label("outcome")).where(
+            among(_REJECTED.c.id, "ids")
+        ),
+    )
 )
 _STORED = select(_TRANSFERS).where(among(_TRANSFERS.c.id, "ids"))
 _REJECTIONS = select(_REJECTED).where(among(_REJECTED.c.id, "ids"))
-_LOCK_ACCOUNTS = (
+_LOCK_ACCOUNTS = DirectRead(
     select(*(_ACCOUNTS.c[name] for name in _ACCOUNT_COLUMNS))
     .where(among(_ACCOUNTS.c.id, "ids"))
     .order_by(_ACCOUNTS.c.id)
@@ -253,7 +257,7 @@ def _prior_outcomes(
 ) -> tuple[dict[str, StoredTransfer], dict[str, PriorRejection]]:
     """Earlier outcomes of these ids, found with one query (there usually are none)."""
     found: dict[str, set[str]] = {"posted": set(), "rejected": set()}
-    for transfer_id, outcome in conn.execute(_SEEN, {"ids": sorted(ids)}):
+    for transfer_id, outcome in _SEEN.rows(conn, {"ids": sorted(ids)}):
         found[outcome].add(transfer_id)
     posted = _stored_transfers(conn, found["posted"])
     rejected = _prior_rejections(conn, found["rejected"]) if found["rejected"] else {}
@@ -304,7 +308,7 @@ def lock_accounts(
         no_negative_asset,
         product,
         *totals,
-    ) in conn.execute(_LOCK_ACCOUNTS, {"ids": ids}):
+    ) in _LOCK_ACCOUNTS.rows(conn, {"ids": ids}):
         if product not in limits_by_product:
             limits_by_product[product] = policy.class_limits(product)
         accounts[account_id] = AccountState(
@@ -410,7 +414,7 @@ def _write_postgres(
         return
     final = _PG_ACCOUNT_UPDATE if updates else "SELECT 1"
     statement = (f"WITH {', '.join(parts)} " if parts else "") + final
-    conn.exec_driver_sql(statement, params)
+    driver_execute(conn, statement, params)
 
 
 _PG_PENDING_UPDATE = """

@@ -18,7 +18,7 @@ from ebank.common.errors import NotFound
 from ebank.common.i18n import current_locale
 from ebank.customers.models import Customer
 from ebank.customers.service import MOBILE_PURPOSE
-from ebank.db import among, bulk_update, one_of, table_of, to_json
+from ebank.db import among, bulk_update, driver_execute, one_of, table_of, to_json
 from ebank.notify.gateways import SEND_TIMEOUT_S, SmsGateway, gateway_for
 from ebank.notify.messages import MESSAGES, render
 from ebank.notify.models import Notification
@@ -100,7 +100,8 @@ def _insert_postgres(conn: Connection, rows: list[dict[str, Any]]) -> list[int]:
     columns = ", ".join(f'"{name}"' for name in names)
     values = ", ".join(f'r."{name}"' for name in names)
     # Ids follow the order rows are inserted in, which is the notes' order (ORDER BY ordinality).
-    found = conn.exec_driver_sql(
+    found = driver_execute(
+        conn,
         f"INSERT INTO notifications ({columns}, recipient_enc, recipient_masked) "  # noqa: S608 -- names come from the table definition
         f"SELECT {values}, c.mobile_enc, c.mobile_masked "
         "FROM json_populate_recordset(NULL::notifications, %(rows)s::json) "
