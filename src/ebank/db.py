@@ -16,6 +16,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+from psycopg import pq
 from sqlalchemy import (
     BigInteger,
     BindParameter,
@@ -538,7 +539,12 @@ def driver_execute(conn: Connection, sql: str, values: dict[str, Any]) -> list[A
         conn.dispatch.before_cursor_execute(conn, cursor, sql, values, None, False)
     try:
         cursor.execute(sql, values)
-        return cursor.fetchall() if cursor.description is not None else []
+        result = cursor.pgresult  # its status is cheaper to ask than the description
+        return (
+            cursor.fetchall()
+            if result is not None and result.status == pq.ExecStatus.TUPLES_OK
+            else []
+        )
     except dbapi_error as exc:
         if conn.dialect.is_disconnect(exc, conn.connection.dbapi_connection, cursor):  # type: ignore[arg-type]
             conn.invalidate(exc)
