@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 from tests.channels.banking import (
     API,
     LOGIN_PASSWORD,
@@ -25,6 +26,7 @@ from tests.channels.banking import (
 )
 from tests.conftest import StaffLogins
 
+from ebank.auth.models import CustomerCredential
 from ebank.common.clock import ManualClock
 from ebank.ledger.service import get_account
 from ebank.runtime import Runtime
@@ -207,6 +209,14 @@ def _unlock(client: TestClient, staff: StaffLogins, customer: OnlineCustomer) ->
     assert response.status_code == 204, response.text
 
 
+def _failed_attempts(rt: Runtime, customer: OnlineCustomer) -> int:
+    with rt.db.read() as session:
+        credential = session.execute(
+            select(CustomerCredential).where(CustomerCredential.customer_id == customer.customer_id)
+        ).scalar_one()
+        return credential.failed_attempts
+
+
 def _refused(response: Response, status: int, code: str) -> None:
     assert response.status_code == status, response.text
     assert response.json()["code"] == code
@@ -302,8 +312,23 @@ def test_the_tools_failure_counter_locks_it_until_the_counter_resets_it(
 
     payment = _challenged(client, payer, payee, 40_000, "totp")
     _refused(tool.authorise(client, clock, payer, payment), 422, "tool_locked")
-    login = tool.login(client, clock, payer)  # the right code, but the tool is locked
-    assert login.status_code == 401, login.text
+    before = _failed_attempts(rt, payer)
+    # With the right password the customer is told why (no code was checked, nothing counts);
+    # a wrong password is still a failure like any other, whatever the tool.
+    _refused(tool.login(client, clock, payer), 422, "tool_locked")
+    assert _failed_attempts(rt, payer) == before
+    wrong_password = client.post(
+        f"{API}/customer/login",
+        json={
+            "login_name": payer.login_name,
+            "password": LOGIN_PASSWORD + "x",
+            "method": "totp",
+            "code": tool.token.code(clock.now()),
+        },
+        headers=_device_headers(payer),
+    )
+    _refused(wrong_password, 401, "invalid_credentials")
+    assert _failed_attempts(rt, payer) == before + 1
     assert get_account(rt, payee.account_id).balance == 0
     now = clock.now()
     resync = client.post(  # nor can the customer clear it by resynchronising

@@ -345,6 +345,10 @@ def _login_in_transaction(
     if credential is None:
         return invalid_credentials()
     factor = _second_factor(session, rt, attempt, credential.customer_id, name)
+    if isinstance(factor, Unprocessable):  # the tool is stopped by its own failures
+        if password_ok:  # no code was checked: nothing to count, and the customer is told why
+            return customer_locked() if credential.locked_at is not None else factor
+        factor = None
     if not (password_ok and factor is not None):
         _risk(rt, EventKind.LOGIN_FAILED, credential.customer_id, attempt)
         return count_failure(session, rt, credential)
@@ -362,7 +366,9 @@ def _login_in_transaction(
 
 def _second_factor(
     session: Session, rt: Runtime, attempt: LoginAttempt, customer_id: int, name: str
-) -> Factor | None:
+) -> Factor | Unprocessable | None:
+    """The factor verified; None when it was not; ``tool_locked`` when the tool has failed too
+    many times to be checked at all."""
     subject = f"login:{customer_id}"
     linked = _login_linked(name)
     challenge_id = attempt.challenge_id
@@ -389,7 +395,9 @@ def _second_factor(
             linked=linked,
             proof=attempt.proof,
         )
-    except (Conflict, Unprocessable):
+    except (Conflict, Unprocessable) as refusal:
+        if isinstance(refusal, Unprocessable) and refusal.code == "tool_locked":
+            return refusal
         return None  # a used, expired or unknown challenge is a failed attempt like any other
 
 
