@@ -285,6 +285,32 @@ def test_a_revoked_tool_is_refused_for_good(
     assert get_account(rt, payee.account_id).balance == 0
 
 
+def test_a_login_with_a_kind_of_tool_not_held_says_so_only_after_the_right_password(
+    rt: Runtime, client: TestClient, staff: StaffLogins
+) -> None:
+    """Asking for a TOTP code of a customer who holds no such token must not tell, before the
+    password is checked, that the login name exists: a wrong password is the usual counted
+    failure, as for an unknown name; with the right one the customer learns why."""
+    customer = online_customer(rt, client, staff, 107)
+    unknown = _code_login(client, OnlineCustomer(0, 0, "", "", "nobody-107", ""), "totp", "123456")
+    _refused(unknown, 401, "invalid_credentials")
+    before = _failed_attempts(rt, customer)
+    wrong_password = client.post(
+        f"{API}/customer/login",
+        json={
+            "login_name": customer.login_name,
+            "password": LOGIN_PASSWORD + "x",
+            "method": "totp",
+            "code": "123456",
+        },
+        headers=_device_headers(customer),
+    )
+    _refused(wrong_password, 401, "invalid_credentials")
+    assert _failed_attempts(rt, customer) == before + 1
+    _refused(_code_login(client, customer, "totp", "123456"), 422, "tool_unavailable")
+    assert _failed_attempts(rt, customer) == before + 1
+
+
 # --- the tool's own failure counter --------------------------------------------------------------
 
 

@@ -345,8 +345,8 @@ def _login_in_transaction(
     if credential is None:
         return invalid_credentials()
     factor = _second_factor(session, rt, attempt, credential.customer_id, name)
-    if isinstance(factor, Unprocessable):  # the tool is stopped by its own failures
-        if password_ok:  # no code was checked: nothing to count, and the customer is told why
+    if isinstance(factor, Unprocessable):  # the tool cannot be used: no code was checked
+        if password_ok:  # nothing to count, and the customer is told why
             return customer_locked() if credential.locked_at is not None else factor
         factor = None
     if not (password_ok and factor is not None):
@@ -364,27 +364,31 @@ def _login_in_transaction(
     return _open_customer_session(session, rt, credential, attempt, factors)
 
 
+TOOL_REFUSALS = frozenset({"tool_locked", "tool_unavailable"})
+
+
 def _second_factor(
     session: Session, rt: Runtime, attempt: LoginAttempt, customer_id: int, name: str
 ) -> Factor | Unprocessable | None:
-    """The factor verified; None when it was not; ``tool_locked`` when the tool has failed too
-    many times to be checked at all."""
+    """The factor verified; None when it was not; the refusal when the customer's tool cannot be
+    used at all (none of the kind, or locked by its own failures), which only a caller who gave
+    the right password is told."""
     subject = f"login:{customer_id}"
     linked = _login_linked(name)
-    challenge_id = attempt.challenge_id
-    if challenge_id is None and attempt.method in (Factor.TOTP, Factor.HOTP):
-        challenge_id = challenges.issue(
-            session,
-            rt,
-            customer_id=customer_id,
-            purpose="login",
-            subject=subject,
-            method=attempt.method,
-            linked=linked,
-        ).id
-    if challenge_id is None:
-        return None
     try:
+        challenge_id = attempt.challenge_id
+        if challenge_id is None and attempt.method in (Factor.TOTP, Factor.HOTP):
+            challenge_id = challenges.issue(
+                session,
+                rt,
+                customer_id=customer_id,
+                purpose="login",
+                subject=subject,
+                method=attempt.method,
+                linked=linked,
+            ).id
+        if challenge_id is None:
+            return None
         return challenges.verify(
             session,
             rt,
@@ -396,7 +400,7 @@ def _second_factor(
             proof=attempt.proof,
         )
     except (Conflict, Unprocessable) as refusal:
-        if isinstance(refusal, Unprocessable) and refusal.code == "tool_locked":
+        if isinstance(refusal, Unprocessable) and refusal.code in TOOL_REFUSALS:
             return refusal
         return None  # a used, expired or unknown challenge is a failed attempt like any other
 
