@@ -461,7 +461,7 @@ class DirectRead:
     still costs about twice the driver's own work (cache key, parameter and result set-up), and
     on two cores that was a tenth of the app's CPU per payment (docs/benchmarks.md).
 
-    The statement is compiled once per dialect; its first run goes through SQLAlchemy, which
+    The statement is compiled once for PostgreSQL; its first run goes through SQLAlchemy, which
     names the result's columns. Parameters pass through their types' bind conversions and
     result values through their result conversions (UTC datetimes, say), as SQLAlchemy would;
     rows are named tuples. A driver error is raised as SQLAlchemy's :class:`DBAPIError`, as the
