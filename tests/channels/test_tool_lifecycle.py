@@ -44,13 +44,19 @@ def _device_headers(customer: OnlineCustomer) -> dict[str, str]:
     return {"X-Device-Id": customer.device, "Accept-Language": "en"}
 
 
-def _code_login(client: TestClient, customer: OnlineCustomer, method: str, code: str) -> Response:
+def _code_login(
+    client: TestClient,
+    customer: OnlineCustomer,
+    method: str,
+    code: str,
+    password: str = LOGIN_PASSWORD,
+) -> Response:
     """Password + an e-token's code."""
     return client.post(
         f"{API}/customer/login",
         json={
             "login_name": customer.login_name,
-            "password": LOGIN_PASSWORD,
+            "password": password,
             "method": method,
             "code": code,
         },
@@ -295,16 +301,7 @@ def test_a_login_with_a_kind_of_tool_not_held_says_so_only_after_the_right_passw
     unknown = _code_login(client, OnlineCustomer(0, 0, "", "", "nobody-107", ""), "totp", "123456")
     _refused(unknown, 401, "invalid_credentials")
     before = _failed_attempts(rt, customer)
-    wrong_password = client.post(
-        f"{API}/customer/login",
-        json={
-            "login_name": customer.login_name,
-            "password": LOGIN_PASSWORD + "x",
-            "method": "totp",
-            "code": "123456",
-        },
-        headers=_device_headers(customer),
-    )
+    wrong_password = _code_login(client, customer, "totp", "123456", LOGIN_PASSWORD + "x")
     _refused(wrong_password, 401, "invalid_credentials")
     assert _failed_attempts(rt, customer) == before + 1
     _refused(_code_login(client, customer, "totp", "123456"), 422, "tool_unavailable")
@@ -343,16 +340,8 @@ def test_the_tools_failure_counter_locks_it_until_the_counter_resets_it(
     # a wrong password is still a failure like any other, whatever the tool.
     _refused(tool.login(client, clock, payer), 422, "tool_locked")
     assert _failed_attempts(rt, payer) == before
-    wrong_password = client.post(
-        f"{API}/customer/login",
-        json={
-            "login_name": payer.login_name,
-            "password": LOGIN_PASSWORD + "x",
-            "method": "totp",
-            "code": tool.token.code(clock.now()),
-        },
-        headers=_device_headers(payer),
-    )
+    right_code = tool.token.code(clock.now())
+    wrong_password = _code_login(client, payer, "totp", right_code, LOGIN_PASSWORD + "x")
     _refused(wrong_password, 401, "invalid_credentials")
     assert _failed_attempts(rt, payer) == before + 1
     assert get_account(rt, payee.account_id).balance == 0
