@@ -6,7 +6,8 @@ concurrent client threads that each wait for their own acknowledgement (a durabl
 
     python bench/ledger.py --backend sqlite|postgres [--transfers N] [--accounts N] [--clients N]
 
-PostgreSQL comes from EBANK_DATABASE_URL (default: the local ``test`` database); the benchmark
+PostgreSQL comes from EBANK_DATABASE_URL (default: the local ``test`` database, over the server's
+Unix socket where it has one, as an app on the database's host connects); the benchmark
 works in a schema of its own and drops it afterwards. The last line printed is one JSON object.
 """
 
@@ -39,7 +40,12 @@ from ebank.ledger.verify import verify_ledger
 from ebank.migrate import upgrade
 from ebank.runtime import Runtime, build_runtime
 
-DEFAULT_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+LOCAL_SOCKET_DIR = Path("/var/run/postgresql")
+DEFAULT_POSTGRES = (
+    f"postgresql+psycopg://postgres@/test?host={LOCAL_SOCKET_DIR}"
+    if (LOCAL_SOCKET_DIR / ".s.PGSQL.5432").exists()
+    else "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
 OPENING_BALANCE = 100_000_000
 
 

@@ -422,6 +422,7 @@ def main() -> int:
     figures = {
         "benchmark": "payments",
         "backend": "postgresql",
+        "database_via": "unix socket" if "host=/" in url else "tcp",
         "workers": args.workers,
         "clients": args.clients,
         "customers": args.customers,

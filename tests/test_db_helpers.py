@@ -15,15 +15,29 @@ from typing import Any
 
 import psycopg
 import pytest
-from sqlalchemy import Connection, Engine, event, func, insert, literal, or_, select, text
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Float,
+    cast,
+    event,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    text,
+)
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from ebank.auth.models import AuthChallenge, AuthTool
 from ebank.customers.models import Customer
 from ebank.db import (
+    Base,
     DirectRead,
     NewRows,
     among,
+    built,
     bulk_insert,
     bulk_update,
     is_transient,
@@ -819,3 +833,78 @@ def test_direct_read_refuses_an_expanding_parameter_when_built() -> None:
     """``in_`` renders its values at each execution: such a statement cannot be sent as it is."""
     with pytest.raises(TypeError, match="one_of"):
         DirectRead(select(Customer.id).where(Customer.kind.in_(["individual"])))
+
+
+def test_direct_read_converts_floating_point_results_on_every_run(rt: Runtime) -> None:
+    """Result conversions that depend on the column's database type (floating point on
+    PostgreSQL) are set up from the first run's description."""
+    first, second = new_customers(rt, 2)
+    halves = DirectRead(
+        select(Customer.id, (cast(Customer.id, Float) / 2).label("half"))
+        .where(among(Customer.id, "ids"))
+        .order_by(Customer.id)
+    )
+    with rt.db.read_connection() as conn:
+        runs = [halves.rows(conn, {"ids": [first, second]}) for _ in range(3)]
+    for rows in runs:
+        assert [(row.id, row.half) for row in rows] == [(first, first / 2), (second, second / 2)]
+        assert all(isinstance(row.half, float) for row in rows)
+
+
+_LOCKED_CUSTOMERS = DirectRead(
+    select(Customer).where(among(Customer.id, "ids")).order_by(Customer.id).with_for_update()
+)
+
+
+def column_values(row: Base) -> dict[str, Any]:
+    return {column.key: getattr(row, column.key) for column in table_of(type(row)).columns}
+
+
+def test_objects_built_from_direct_rows_hold_what_the_session_loads_and_belong_to_none(
+    rt: Runtime,
+) -> None:
+    first, second = new_customers(rt, 2)
+    with rt.db.write() as session:
+        loaded = [
+            column_values(row)
+            for row in session.scalars(_LOCKED_CUSTOMERS.statement, {"ids": [first, second]})
+        ]
+        session.expunge_all()
+        runs = [
+            _LOCKED_CUSTOMERS.objects(session, Customer, {"ids": [first, second]}, in_session=False)
+            for _ in range(3)
+        ]
+        assert all([column_values(row) for row in rows] == loaded for rows in runs)
+        assert all(
+            isinstance(row, Customer) and row not in session for rows in runs for row in rows
+        )
+        with sql_sent(rt.db.engine) as sent:
+            runs[-1][0].name_masked = "changed"  # the batch writes what it changes itself
+            session.flush()
+        assert sent == []
+    with rt.db.read() as session:
+        assert session.get(Customer, first).name_masked == loaded[0]["name_masked"]  # type: ignore[union-attr]
+
+
+def test_objects_loaded_in_the_session_are_written_when_they_change(rt: Runtime) -> None:
+    (customer,) = new_customers(rt, 1)
+    with rt.db.write() as session:
+        [row] = _LOCKED_CUSTOMERS.objects(session, Customer, {"ids": [customer]}, in_session=True)
+        assert row in session
+        row.name_masked = "changed"
+    with rt.db.read() as session:
+        assert session.get(Customer, customer).name_masked == "changed"  # type: ignore[union-attr]
+
+
+def test_an_object_is_built_from_the_leading_columns_of_a_wider_row(rt: Runtime) -> None:
+    (customer,) = new_customers(rt, 1)
+    wider = DirectRead(
+        select(Customer, literal("extra").label("extra")).where(among(Customer.id, "ids"))
+    )
+    with rt.db.read_connection() as conn:
+        [row] = wider.rows(conn, {"ids": [customer]})
+    built_row = built(Customer, row)
+    assert built_row.id == customer
+    assert built_row.kind == "individual"
+    assert not hasattr(built_row, "extra")
+    assert row.extra == "extra"

@@ -10,11 +10,11 @@ from __future__ import annotations
 import json
 import threading
 from collections import namedtuple
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from psycopg import pq
 from sqlalchemy import (
@@ -38,7 +38,12 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.orm import DeclarativeBase, Session
+from sqlalchemy.orm import (
+    DeclarativeBase,
+    Session,
+    configure_mappers,
+)
+from sqlalchemy.orm.attributes import manager_of_class
 from sqlalchemy.sql.visitors import InternalTraversal
 from sqlalchemy.types import TypeDecorator
 
@@ -484,13 +489,30 @@ class DirectRead:
         plan = self._plan
         if plan is None:
             result = conn.execute(self.statement, given)
-            self._plan = _DirectPlan(self.statement, conn.dialect, list(result.keys()))
+            described = result.cursor.description if result.cursor is not None else None
+            self._plan = _DirectPlan(
+                self.statement,
+                conn.dialect,
+                list(result.keys()),
+                [column[1] for column in described or ()],
+            )
             return [self._plan.row_type(*row) for row in result]
         return plan.run(conn, given)
 
+    def objects(
+        self, session: Session, model: type[M], params: dict[str, Any], *, in_session: bool
+    ) -> list[M]:
+        """The rows of ``select(model)`` as ``model``'s objects: loaded by the session like any
+        ORM query (which writes what changes in them), or :func:`built` in no session."""
+        if in_session:
+            return list(session.scalars(self.statement, params))
+        return [built(model, row) for row in self.rows(session.connection(), params)]
+
 
 class _DirectPlan:
-    def __init__(self, statement: Any, dialect: Any, keys: list[str]) -> None:
+    def __init__(
+        self, statement: Any, dialect: Any, keys: list[str], type_codes: list[Any]
+    ) -> None:
         compiled = statement.compile(dialect=dialect)
         self.sql: str = compiled.string
         self.fixed: dict[str, Any] = {}
@@ -502,10 +524,11 @@ class _DirectPlan:
             if not bind.required and bind.callable is None:
                 self.fixed[name] = bind.value
         self.row_type: Any = namedtuple("Row", keys, rename=True)  # type: ignore[misc]
+        columns = list(getattr(statement, "selected_columns", ()))
         self.results = [
             (index, convert)
-            for index, column in enumerate(getattr(statement, "selected_columns", ()))
-            if (convert := column.type.dialect_impl(dialect).result_processor(dialect, None))
+            for index, (column, type_code) in enumerate(zip(columns, type_codes, strict=False))
+            if (convert := column.type.dialect_impl(dialect).result_processor(dialect, type_code))
             is not None
         ]
 
@@ -523,6 +546,34 @@ class _DirectPlan:
                 record[index] = convert(record[index])
             rows.append(self.row_type(*record))
         return rows
+
+
+M = TypeVar("M", bound=Base)
+
+
+def built(model: type[M], row: Sequence[Any]) -> M:
+    """``model``'s object holding the values that lead ``row`` — its table's columns in order, as
+    a :class:`DirectRead` of ``select(model, …)`` returns them — built without the ORM's loading
+    machinery (per statement, that machinery cost a batch more than the read itself) and in no
+    session: a batch that locks rows this way writes what it changes itself (:func:`bulk_update`).
+    """
+    keys = _attribute_keys(model)
+    instance = manager_of_class(model).new_instance()
+    instance.__dict__.update(zip(keys, row, strict=False))  # the row may carry more
+    return instance
+
+
+_KEYS_BY_MODEL: dict[type[Base], tuple[str, ...]] = {}
+
+
+def _attribute_keys(model: type[Base]) -> tuple[str, ...]:
+    keys = _KEYS_BY_MODEL.get(model)
+    if keys is None:
+        configure_mappers()  # as the ORM's first query would: the attributes' set-up
+        mapper = model.__mapper__
+        keys = tuple(mapper.get_property_by_column(c).key for c in table_of(model).columns)
+        _KEYS_BY_MODEL[model] = keys
+    return keys
 
 
 def driver_execute(conn: Connection, sql: str, values: dict[str, Any]) -> list[Any]:

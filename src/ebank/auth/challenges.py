@@ -228,10 +228,13 @@ class ActiveTool:
     credential_id: str | None
 
 
-_LOCKED_CHALLENGES = (
-    select(AuthChallenge).where(among(AuthChallenge.id, "ids")).order_by(AuthChallenge.id)
-).with_for_update(key_share=True)
-_LOCKED_TOOLS = (
+_LOCKED_CHALLENGES = DirectRead(
+    select(AuthChallenge)
+    .where(among(AuthChallenge.id, "ids"))
+    .order_by(AuthChallenge.id)
+    .with_for_update(key_share=True)
+)
+_LOCKED_TOOLS = DirectRead(
     select(AuthTool)
     .where(or_(among(AuthTool.id, "ids"), among(AuthTool.credential_id, "credential_ids")))
     .order_by(AuthTool.id)
@@ -277,9 +280,9 @@ def verify(
 
     Raises when the challenge cannot be used at all: unknown, used, expired, or bound to something
     that has changed since it was issued."""
-    rows = locked_challenges(session, [challenge_id])
+    rows = locked_challenges(session, [challenge_id], in_session=True)
     row = rows.get(challenge_id)
-    tools = locked_tools(session, [(row, proof)]) if row is not None else {}
+    tools = locked_tools(session, [(row, proof)], in_session=True) if row is not None else {}
     return verify_loaded(
         rt,
         row,
@@ -292,17 +295,22 @@ def verify(
     )
 
 
-def locked_challenges(session: Session, ids: Sequence[str]) -> dict[str, AuthChallenge]:
-    """These challenges, locked until the transaction ends (one query)."""
-    rows = session.execute(_LOCKED_CHALLENGES, {"ids": sorted(set(ids))}).scalars()
+def locked_challenges(
+    session: Session, ids: Sequence[str], *, in_session: bool
+) -> dict[str, AuthChallenge]:
+    """These challenges, locked until the transaction ends (one query); ``in_session`` or
+    not: see :meth:`ebank.db.DirectRead.objects`."""
+    params = {"ids": sorted(set(ids))}
+    rows = _LOCKED_CHALLENGES.objects(session, AuthChallenge, params, in_session=in_session)
     return {row.id: row for row in rows}
 
 
 def locked_tools(
-    session: Session, answers: Sequence[tuple[AuthChallenge, Proof]]
+    session: Session, answers: Sequence[tuple[AuthChallenge, Proof]], *, in_session: bool
 ) -> dict[int | str, AuthTool]:
     """The tools these answers use, locked (one query): an e-token's or USB key's by its id, a
-    passkey by the credential id its assertion names. Keyed by tool id and by credential id."""
+    passkey by the credential id its assertion names. Keyed by tool id and by credential id;
+    ``in_session`` or not: see :meth:`ebank.db.DirectRead.objects`."""
     tool_ids = sorted({row.tool_id for row, _proof in answers if row.tool_id is not None})
     credential_ids = sorted(
         {
@@ -313,11 +321,9 @@ def locked_tools(
     )
     if not tool_ids and not credential_ids:
         return {}
-    rows = session.execute(
-        _LOCKED_TOOLS, {"ids": tool_ids, "credential_ids": credential_ids}
-    ).scalars()
+    params = {"ids": tool_ids, "credential_ids": credential_ids}
     found: dict[int | str, AuthTool] = {}
-    for tool in rows:
+    for tool in _LOCKED_TOOLS.objects(session, AuthTool, params, in_session=in_session):
         found[tool.id] = tool
         if tool.credential_id:
             found[tool.credential_id] = tool

@@ -53,7 +53,7 @@ from ebank.channels.payments import (
     view_of,
 )
 from ebank.common.errors import Conflict, DomainError, NotFound, Unprocessable
-from ebank.db import Base, DirectRead, UTCDateTime, among, bulk_update, one_of
+from ebank.db import Base, DirectRead, UTCDateTime, among, built, bulk_update, one_of
 from ebank.ledger import clearing
 from ebank.ledger import service as ledger
 from ebank.ledger.accounts import Product
@@ -124,29 +124,30 @@ class _AuthorisationContext:
         cls, session: Session, rt: Runtime, requests: list[AuthoriseRequest]
     ) -> _AuthorisationContext:
         customer_ids = sorted({r.caller.customer_id for r in requests})
-        credentials = session.execute(_CREDENTIALS, {"ids": customer_ids}).scalars().all()
-        payment_ids = sorted({r.payment_id for r in requests})
-        payments = session.execute(_PAYMENTS, {"ids": payment_ids}).all()
+        conn = session.connection()
+        # The rows are the batch's to change; it writes what changed itself, a statement per
+        # table (:meth:`write_back`), so they are built in no session (ebank.db.built).
+        credentials = _CREDENTIALS.objects(
+            session, CustomerCredential, {"ids": customer_ids}, in_session=False
+        )
+        payments = _PAYMENTS.rows(conn, {"ids": sorted({r.payment_id for r in requests})})
         wanted = [r.authorisation.challenge_id for r in requests if r.authorisation.challenge_id]
-        found = challenges.locked_challenges(session, wanted) if wanted else {}
+        found = challenges.locked_challenges(session, wanted, in_session=False) if wanted else {}
         answers = [
             (found[r.authorisation.challenge_id], r.authorisation.proof)
             for r in requests
             if r.authorisation.challenge_id in found
         ]
-        enrolments = _ENROLMENTS.rows(session.connection(), {"ids": customer_ids})
+        enrolments = _ENROLMENTS.rows(conn, {"ids": customer_ids})
         known = cls(
             credentials={row.customer_id: row for row in credentials},
-            payments={row.id: row for row, _masked in payments},
+            payments={row.id: built(Payment, row) for row in payments},
             challenges=found,
-            tools=challenges.locked_tools(session, answers) if answers else {},
+            tools=challenges.locked_tools(session, answers, in_session=False) if answers else {},
             enrolments={(row.customer_id, row.channel): row for row in enrolments},
             used=_used(session, rt, customer_ids),
-            masked={row.from_account_id: masked for row, masked in payments},
+            masked={row.from_account_id: row.number_masked for row in payments},
         )
-        # The rows are the batch's to change; it writes what changed itself, a statement per
-        # table (:meth:`write_back`), so the session is not to flush them row by row.
-        session.expunge_all()
         for table, key, columns, rows in known._written():
             for row in rows:
                 known.read_as[table, getattr(row, key)] = _values(row, columns)
@@ -198,13 +199,13 @@ def _values(row: object, columns: tuple[str, ...]) -> tuple[object, ...]:
 
 # Locked in key order, the same in every batch, so two batches never wait on each other in a
 # cycle: credentials, payments, challenges, tools, enrolments (then the ledger's accounts).
-_CREDENTIALS = (
+_CREDENTIALS = DirectRead(
     select(CustomerCredential)
     .where(among(CustomerCredential.customer_id, "ids"))
     .order_by(CustomerCredential.customer_id)
     .with_for_update(key_share=True)
 )
-_PAYMENTS = (
+_PAYMENTS = DirectRead(
     select(Payment, Account.number_masked)
     .join(Account, Account.id == Payment.from_account_id)
     .where(among(Payment.id, "ids"))
