@@ -103,9 +103,14 @@ def test_the_habit_counts_only_this_customers_payments_made_to_this_payee(
         habits = payee_habits(
             session,
             rt,
-            [payer.customer_id, other_payer.customer_id],
-            [payee_hash(rt, landlord), payee_hash(rt, grocer)],
+            [
+                (payer.customer_id, payee_hash(rt, landlord)),
+                (payer.customer_id, payee_hash(rt, grocer)),
+                (other_payer.customer_id, payee_hash(rt, landlord)),
+                (other_payer.customer_id, payee_hash(rt, grocer)),
+            ],
         )
+        only_asked = payee_habits(session, rt, [(payer.customer_id, payee_hash(rt, grocer))])
 
     with_landlord = habits[payer.customer_id, payee_hash(rt, landlord)]
     assert sorted((p.at, p.amount) for p in with_landlord.recent) == [
@@ -118,3 +123,5 @@ def test_the_habit_counts_only_this_customers_payments_made_to_this_payee(
     assert [p.amount for p in other_with_landlord.recent] == [by_other_payer.amount]
     assert other_with_landlord.first_paid == by_other_payer.created_at
     assert (other_payer.customer_id, payee_hash(rt, grocer)) not in habits
+    # Only the pairs asked about, though the payer paid the landlord too.
+    assert list(only_asked) == [(payer.customer_id, payee_hash(rt, grocer))]

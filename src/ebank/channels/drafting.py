@@ -127,23 +127,13 @@ class _DraftsContext:
         payees = dict(zip(typed, channels.resolve_payees_in(session, rt, typed), strict=True))
         saved_ids = [r.data.payee_id for r in requests if r.data.payee_id is not None]
         saved = channels.saved_payees_in(session, rt, None, saved_ids) if saved_ids else {}
-        accounts = {
-            payee.account_number
-            for payee in [*payees.values(), *saved.values()]
-            if isinstance(payee, channels.ResolvedPayee)
-        }
         keys = [(r.caller.customer_id, r.caller.channel, r.data.from_account_id) for r in requests]
         return cls(
             existing=_existing(session, requests),
             saved_payees=saved,
             payees=payees,
             sources=channels.signed_accounts_in(session, keys, "transfer"),
-            habits=payee_habits(
-                session,
-                rt,
-                customer_ids,
-                (rt.cipher.lookup_hash(a, purpose=PAYEE_ACCOUNT_PURPOSE) for a in accounts),
-            ),
+            habits=payee_habits(session, rt, _habit_pairs(rt, requests, payees, saved)),
             customers=_CustomersContext.read(session, customer_ids),
         )
 
@@ -152,6 +142,22 @@ class _DraftsContext:
         challenges of the batch count it toward the customer's limits on SMS codes."""
         self.challenges.append(row)
         self.new_rows.add(row)
+
+
+def _habit_pairs(
+    rt: Runtime,
+    requests: list[DraftRequest],
+    payees: Mapping[channels.PayeeDetails, channels.ResolvedPayee | Unprocessable],
+    saved: Mapping[int, channels.ResolvedPayee],
+) -> set[tuple[int, str]]:
+    """Each draft's customer with the keyed hash of its payee's account: whose habits to read."""
+    pairs = set()
+    for r in requests:
+        payee = payees.get(r.payee) if r.payee is not None else saved.get(r.data.payee_id or 0)
+        if isinstance(payee, channels.ResolvedPayee):
+            account = rt.cipher.lookup_hash(payee.account_number, purpose=PAYEE_ACCOUNT_PURPOSE)
+            pairs.add((r.caller.customer_id, account))
+    return pairs
 
 
 def _existing(session: Session, requests: list[DraftRequest]) -> dict[tuple[int, str], Payment]:

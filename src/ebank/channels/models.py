@@ -94,7 +94,7 @@ class Payment(Base):
     __table_args__ = (
         UniqueConstraint("customer_id", "request_id"),
         Index("ix_payments_customer", "customer_id", "created_at"),
-        Index("ix_payments_payee", "customer_id", "payee_hash", "status"),
+        Index("ix_payments_payee", "customer_id", "payee_hash", "created_at"),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)

@@ -29,7 +29,18 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import (
+    BigInteger,
+    String,
+    and_,
+    bindparam,
+    cast,
+    column,
+    func,
+    select,
+    true,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
@@ -381,6 +392,44 @@ class PayeeHabit:
     first_paid: datetime | None = None
 
 
+# The customer's habit with a payee, read for a batch's (customer, payee) pairs at once, in two
+# forms. PostgreSQL walks each pair's index range from the newest payment and stops at the last
+# ``habit_payments`` (a lateral join); a filter on lists of customers and payees instead probes
+# the index for every combination of customer, payee and status, and ranks every payment ever
+# made to the payee. SQLite has no lateral joins: it ranks them (an embedded database holds few).
+_PAIRS = (
+    func.unnest(
+        cast(bindparam("customer_ids"), ARRAY(BigInteger)),
+        cast(bindparam("hashes"), ARRAY(String)),
+    )
+    .table_valued(column("customer_id", BigInteger), column("payee_hash", String))
+    .render_derived(name="pair")
+)
+_TO_PAIR = and_(
+    Payment.customer_id == _PAIRS.c.customer_id,
+    Payment.payee_hash == _PAIRS.c.payee_hash,
+    one_of(Payment.status, LIVE),
+)
+_FIRST_PAID = select(func.min(Payment.created_at).label("first_paid")).where(_TO_PAIR).lateral()
+_RECENT = (
+    select(Payment.amount, Payment.created_at)
+    .where(_TO_PAIR)
+    .order_by(Payment.created_at.desc())
+    .limit(bindparam("last"))
+    .lateral()
+)
+_HABITS_BY_PAIR = DirectRead(
+    select(
+        _PAIRS.c.customer_id,
+        _PAIRS.c.payee_hash,
+        _RECENT.c.amount,
+        _RECENT.c.created_at,
+        _FIRST_PAID.c.first_paid,
+    )
+    .select_from(_PAIRS)
+    .join(_FIRST_PAID, true())
+    .join(_RECENT, true())
+)
 _RANKED = (
     select(
         Payment.customer_id,
@@ -404,7 +453,7 @@ _RANKED = (
     )
     .subquery()
 )
-_HABITS = DirectRead(
+_HABITS_RANKED = DirectRead(
     select(
         _RANKED.c.customer_id,
         _RANKED.c.payee_hash,
@@ -416,23 +465,28 @@ _HABITS = DirectRead(
 
 
 def payee_habits(
-    session: Session, rt: Runtime, customer_ids: Iterable[int], payee_hashes: Iterable[str]
+    session: Session, rt: Runtime, pairs: Iterable[tuple[int, str]]
 ) -> defaultdict[tuple[int, str], PayeeHabit]:
     """Each customer's habit with each payee (by the keyed hash of its account), in one query:
     the last ``habit_payments`` of the policy and the date of the first."""
     found: defaultdict[tuple[int, str], PayeeHabit] = defaultdict(PayeeHabit)
-    hashes = sorted(set(payee_hashes))
-    if not hashes:
+    wanted = sorted(set(pairs))
+    if not wanted:
         return found
-    rows = _HABITS.rows(
-        session.connection(),
-        {
-            "customer_ids": sorted(set(customer_ids)),
-            "hashes": hashes,
-            "last": rt.policy.channels.checks.habit_payments,
-        },
-    )
+    conn = session.connection()
+    last = rt.policy.channels.checks.habit_payments
+    if conn.dialect.name == "postgresql":
+        customer_ids, hashes = zip(*wanted, strict=True)
+        params = {"customer_ids": list(customer_ids), "hashes": list(hashes), "last": last}
+        rows = _HABITS_BY_PAIR.rows(conn, params)
+    else:  # every pair of the customers and payees asked about: the pairs asked are kept
+        customers = sorted({customer_id for customer_id, _ in wanted})
+        params = {"customer_ids": customers, "hashes": sorted({h for _, h in wanted}), "last": last}
+        rows = _HABITS_RANKED.rows(conn, params)
+    asked = set(wanted)
     for customer_id, payee_hash, amount, at, first_paid in rows:
+        if (customer_id, payee_hash) not in asked:
+            continue
         habit = found[customer_id, payee_hash]
         habit.recent.append(PastPayment(amount, at))
         habit.first_paid = first_paid
@@ -453,7 +507,7 @@ def set_warnings(rt: Runtime, row: Payment, habit: PayeeHabit) -> None:
 
 
 def _refresh_warnings(session: Session, rt: Runtime, row: Payment) -> None:
-    habits = payee_habits(session, rt, [row.customer_id], [row.payee_hash])
+    habits = payee_habits(session, rt, [(row.customer_id, row.payee_hash)])
     set_warnings(rt, row, habits[row.customer_id, row.payee_hash])
 
 
