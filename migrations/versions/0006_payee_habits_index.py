@@ -1,5 +1,4 @@
-"""payments: the payee index ordered by time (a customer's last payments to a payee), and room
-in each page for the status updates
+"""payments: the payee index ordered by time (a customer's last payments to a payee)
 
 Revision ID: 0006
 Revises: 0005
@@ -24,15 +23,9 @@ def upgrade() -> None:
         batch_op.create_index(
             "ix_payments_payee", ["customer_id", "payee_hash", "created_at"], unique=False
         )
-    if op.get_bind().dialect.name == "postgresql":
-        # A payment's status changes after it is written, and no index holds the status any
-        # more: room in each page keeps those updates HOT (no index writes).
-        op.execute("ALTER TABLE payments SET (fillfactor = 80)")
 
 
 def downgrade() -> None:
-    if op.get_bind().dialect.name == "postgresql":
-        op.execute("ALTER TABLE payments RESET (fillfactor)")
     with op.batch_alter_table("payments", schema=None) as batch_op:
         batch_op.drop_index("ix_payments_payee")
         batch_op.create_index(
