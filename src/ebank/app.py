@@ -17,7 +17,11 @@ from ebank import __version__
 from ebank.common.actor import SYSTEM
 from ebank.runtime import Runtime, build_runtime
 from ebank.web import problems
-from ebank.web.middleware import BodyLimitMiddleware, LocaleMiddleware
+from ebank.web.middleware import (
+    BodyLimitMiddleware,
+    LocaleMiddleware,
+    SecurityHeadersMiddleware,
+)
 from ebank.web.text import refuse_unreadable_text
 
 log = logging.getLogger(__name__)
@@ -129,6 +133,7 @@ def create_app(rt: Runtime | None = None) -> FastAPI:
     problems.install(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=runtime.settings.max_body_bytes)
     app.add_middleware(LocaleMiddleware, default_locale=runtime.settings.default_locale)
+    app.add_middleware(SecurityHeadersMiddleware)
     app.mount(
         "/static", StaticFiles(directory=Path(__file__).parent / "web" / "static"), name="static"
     )

@@ -148,6 +148,7 @@ class Visit:
     page: Page
     server: LiveServer
     requests: list[str] = field(default_factory=list)
+    refused_by_policy: list[str] = field(default_factory=list)  # content security policy
 
     def goto(self, path: str) -> Response:
         response = self.page.goto(self.server.url + path)
@@ -192,11 +193,18 @@ def visit(browser: Browser, live_server: LiveServer) -> Iterator[Visit]:
     def record(request: Any) -> None:
         tab.requests.append(request.url)
 
+    def note_refusal(message: Any) -> None:
+        if "Content Security Policy" in message.text:
+            tab.refused_by_policy.append(message.text)
+
     page.on("request", record)
+    page.on("console", note_refusal)
     try:
         yield tab
     finally:
         context.close()
+    # Every flow works under the pages' security policy: nothing it needs was refused.
+    assert tab.refused_by_policy == []
 
 
 def backend_id(request: pytest.FixtureRequest) -> str:
