@@ -39,11 +39,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.orm import (
-    DeclarativeBase,
-    Session,
-    configure_mappers,
-)
+from sqlalchemy.orm import DeclarativeBase, Session, configure_mappers
 from sqlalchemy.orm.attributes import manager_of_class
 from sqlalchemy.sql.visitors import InternalTraversal
 from sqlalchemy.types import TypeDecorator

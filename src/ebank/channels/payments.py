@@ -470,9 +470,10 @@ def payee_habits(
     """Each customer's habit with each payee (by the keyed hash of its account), in one query:
     the last ``habit_payments`` of the policy and the date of the first."""
     found: defaultdict[tuple[int, str], PayeeHabit] = defaultdict(PayeeHabit)
-    wanted = sorted(set(pairs))
-    if not wanted:
+    asked = set(pairs)
+    if not asked:
         return found
+    wanted = sorted(asked)
     conn = session.connection()
     last = rt.policy.channels.checks.habit_payments
     if conn.dialect.name == "postgresql":
@@ -483,7 +484,6 @@ def payee_habits(
         customers = sorted({customer_id for customer_id, _ in wanted})
         params = {"customer_ids": customers, "hashes": sorted({h for _, h in wanted}), "last": last}
         rows = _HABITS_RANKED.rows(conn, params)
-    asked = set(wanted)
     for customer_id, payee_hash, amount, at, first_paid in rows:
         if (customer_id, payee_hash) not in asked:
             continue
